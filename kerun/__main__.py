@@ -1,0 +1,3 @@
+from kerun.cli import main
+
+main()

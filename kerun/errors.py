@@ -1,0 +1,204 @@
+"""Every error kerun reports on purpose, in one tree.
+
+::
+
+    KerunError                 exit_code 1; anything kerun explains instead of crashing
+    ├── SpecError              exit 2; one or more Problems, each at a file, line and column
+    ├── PluginError            exit 2; a plugin that cannot be found or imported
+    ├── BuildError             exit 2; Keras refused an entry while building the model
+    ├── DataError              exit 2; data that is missing, corrupt or does not fit the model
+    └── RunError               exit 1; training, evaluation or the run directory failed
+
+A :class:`Problem` is one finding: where (a :class:`Location`), at which dotted spec path, what is
+wrong, and how to fix it. Messages are rendered GCC style so editors and CI annotate them::
+
+    specs/cnn.yaml:14:9: model.layers[2].units: expected a positive integer, got -3
+      did you mean 'Conv2D'?
+
+This module uses the standard library only: it is imported by the TensorFlow-free spec layer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+__all__ = [
+    "BuildError",
+    "DataError",
+    "KerunError",
+    "Location",
+    "PluginError",
+    "Problem",
+    "RunError",
+    "SpecError",
+    "format_path",
+]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a spec file (lines and columns count from 1) or in a ``--set`` override."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        if self.column is None:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+def format_path(path: Sequence[str | int]) -> str:
+    """``("model", "layers", 2, "units")`` -> ``model.layers[2].units``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec, with where it is and how to fix it."""
+
+    message: str
+    location: Location | None = None
+    path: tuple[str | int, ...] = ()
+    hint: str | None = None
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        loc = self.location
+        if loc is None:
+            return ("", 0, 0, self.message)
+        return (loc.file, loc.line or 0, loc.column or 0, self.message)
+
+    def render(self) -> str:
+        head = f"{self.location}: " if self.location else ""
+        where = f"{format_path(self.path)}: " if self.path else ""
+        text = f"{head}{where}{self.message}"
+        if self.hint:
+            text += "\n  " + self.hint.replace("\n", "\n  ")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        loc = self.location
+        return {
+            "file": loc.file if loc else None,
+            "line": loc.line if loc else None,
+            "column": loc.column if loc else None,
+            "path": format_path(self.path),
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+    def render_github(self) -> str:
+        """A GitHub Actions workflow command that annotates the line."""
+        loc = self.location
+        props = []
+        if loc is not None:
+            props.append(f"file={loc.file}")
+            if loc.line is not None:
+                props.append(f"line={loc.line}")
+            if loc.column is not None:
+                props.append(f"col={loc.column}")
+        body = (f"{format_path(self.path)}: " if self.path else "") + self.message
+        if self.hint:
+            body += "\n" + self.hint
+        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::error {','.join(props)}::{body}"
+
+
+class KerunError(Exception):
+    """Base of every error kerun reports without a traceback."""
+
+    exit_code: int = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        location: Location | None = None,
+        path: Sequence[str | int] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.problems: list[Problem] = [
+            Problem(message=message, location=location, path=tuple(path), hint=hint)
+        ]
+
+    @property
+    def message(self) -> str:
+        return self.problems[0].message
+
+    @property
+    def location(self) -> Location | None:
+        return self.problems[0].location
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def to_json(self) -> str:
+        return json.dumps({"error": type(self).__name__, "problems": [p.to_dict() for p in self.problems]})
+
+
+class SpecError(KerunError):
+    """A spec that cannot be read or does not follow the format: every problem found, by line."""
+
+    exit_code = 2
+
+    @classmethod
+    def from_problems(cls, problems: Iterable[Problem]) -> "SpecError":
+        found = sorted(set(problems), key=Problem.sort_key)
+        if not found:
+            raise ValueError("SpecError needs at least one problem")
+        err = cls(found[0].message, location=found[0].location, path=found[0].path, hint=found[0].hint)
+        err.problems = found
+        return err
+
+
+class PluginError(KerunError):
+    """A plugin listed in a spec could not be found or imported."""
+
+    exit_code = 2
+
+
+class BuildError(KerunError):
+    """Keras refused a spec entry while the model was being built."""
+
+    exit_code = 2
+
+
+class DataError(KerunError):
+    """Data that is missing, corrupt, or does not fit the model's inputs and outputs."""
+
+    exit_code = 2
+
+
+class RunError(KerunError):
+    """Training, evaluation, prediction or the run directory failed."""
+
+    exit_code = 1
+
+
+@dataclass
+class ProblemList:
+    """Collects problems while checking; raises them together as one SpecError."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        self.items.append(problem)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise SpecError.from_problems(self.items)

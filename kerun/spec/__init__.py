@@ -1,0 +1,102 @@
+"""Reading and checking kerun specs, without TensorFlow.
+
+``load_spec(path, overrides)`` reads a YAML file with positions, applies ``--set`` overrides, checks
+the shape with pydantic and the names and graph against the committed Keras catalogue, and returns
+a :class:`LoadedSpec`, or raises one :class:`~kerun.errors.SpecError` holding every problem found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import yaml
+
+from kerun.errors import SpecError
+from kerun.spec.loader import Document, apply_overrides, load_document, parse_document
+from kerun.spec.root import KerunSpec
+
+__all__ = ["KerunSpec", "LoadedSpec", "dump_yaml", "load_spec", "spec_from_text"]
+
+
+@dataclass
+class LoadedSpec:
+    """A checked spec with where it came from and the data exactly as it will be used."""
+
+    spec: KerunSpec
+    doc: Document
+    path: Path
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def base_dir(self) -> Path:
+        """Paths in the spec are relative to the spec file's folder."""
+        return self.path.resolve().parent
+
+    @property
+    def name(self) -> str:
+        if self.spec.name:
+            return self.spec.name
+        stem = re.sub(r"[^a-z0-9._-]+", "-", self.path.stem.lower()).strip("-.") or "run"
+        return stem
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.doc.data
+
+    def to_yaml(self) -> str:
+        return dump_yaml(self.doc.data)
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _repr_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    # Strings that YAML 1.1 readers would take for booleans or numbers are quoted.
+    from kerun.spec.loader import _resolve_plain
+
+    quote = not isinstance(_resolve_plain(value), str) or value.lower() in ("yes", "no", "on", "off", "y", "n")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'" if quote else None)
+
+
+_Dumper.add_representer(str, _repr_str)
+
+
+def dump_yaml(data: Any) -> str:
+    """YAML that kerun (and any YAML 1.1 reader) reads back to the same values."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+
+
+def _check(doc: Document, path: Path, overrides: Sequence[str]) -> LoadedSpec:
+    from kerun.spec.check import check_spec
+    from kerun.spec.root import validate_structure
+
+    spec, problems = validate_structure(doc)
+    if spec is not None:
+        problems = check_spec(spec, doc, path.resolve().parent)
+    if problems:
+        raise SpecError.from_problems(problems)
+    assert spec is not None
+    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides))
+
+
+def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> LoadedSpec:
+    """Read, override and check a spec file; raise :class:`SpecError` with every problem."""
+    p = Path(path)
+    doc = load_document(p)
+    apply_overrides(doc, overrides)
+    return _check(doc, p, overrides)
+
+
+def spec_from_text(text: str, file: str = "<spec>", overrides: Sequence[str] = ()) -> LoadedSpec:
+    """Like :func:`load_spec` for text in memory (``file`` is used for locations and relative paths)."""
+    doc = parse_document(text, file)
+    apply_overrides(doc, overrides)
+    return _check(doc, Path(file), overrides)

@@ -1,0 +1,187 @@
+"""``data:``: where examples come from and how their fields become model inputs and targets.
+
+A *source* yields named fields (a CSV's columns, an npz file's arrays, ``features`` and ``label`` for
+scikit-learn datasets). ``inputs`` maps model inputs to fields and ``targets`` maps model outputs to
+fields; by default a field feeds the input or output of the same name, a single-input model takes
+every field that is not the label, and a single-output model takes the label.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from kerun.spec.base import PosInt, SpecModel
+
+__all__ = [
+    "CsvSourceSpec",
+    "DataSpec",
+    "FieldSpec",
+    "ImagesSourceSpec",
+    "KerasSourceSpec",
+    "NpzSourceSpec",
+    "ParquetSourceSpec",
+    "SklearnSourceSpec",
+    "SOURCE_TYPES",
+    "SplitSpec",
+    "SyntheticFieldSpec",
+    "SyntheticSourceSpec",
+    "TextSourceSpec",
+]
+
+Dtype = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "string"]
+Shape = list[Annotated[int, Field(gt=0)]]
+
+SKLEARN_DATASETS = ("iris", "digits", "breast_cancer", "wine", "diabetes", "linnerud")
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing", "california_housing")
+
+
+class FieldSpec(SpecModel):
+    """How one field (or a group of columns) becomes one model input or target."""
+
+    field: str | None = Field(None, description="the source field; by default the input or output name")
+    columns: str | list[str] | None = Field(None, description="columns to stack into one array; a glob like 'pixel*' or a list")
+    reshape: list[Annotated[int, Field(ge=-1)]] | None = Field(None, description="shape of one example, batch dimension left out")
+    scale: float | None = Field(None, description="multiply by this after the offset")
+    offset: float | None = Field(None, description="add this before scaling")
+    dtype: Dtype | None = None
+    encoding: Literal["sparse", "one_hot"] | None = Field(None, description="for class labels: integer ids or one-hot rows")
+    classes: PosInt | None = Field(None, description="number of classes for one_hot; by default the output's width")
+
+
+FIELD_SPEC_KEYS = frozenset(FieldSpec.model_fields)
+
+
+class _SourceBase(SpecModel):
+    label: str | None = Field(None, description="the field that holds the label (targets of a single-output model)")
+    limit: PosInt | None = Field(None, description="read at most this many examples")
+
+
+class CsvSourceSpec(_SourceBase):
+    type: Literal["csv"]
+    path: str
+    columns: list[str] | None = Field(None, description="columns to read; all by default")
+    delimiter: str = ","
+
+
+class ParquetSourceSpec(_SourceBase):
+    type: Literal["parquet"]
+    path: str
+    columns: list[str] | None = None
+
+
+class NpzSourceSpec(_SourceBase):
+    type: Literal["npz"]
+    path: str
+    arrays: list[str] | None = Field(None, description="arrays to read; all by default")
+
+
+class ImagesSourceSpec(_SourceBase):
+    type: Literal["images"]
+    path: str = Field(description="a folder with one sub-folder per class")
+    image_size: Annotated[list[PosInt], Field(min_length=2, max_length=2)] = [64, 64]
+    color_mode: Literal["rgb", "grayscale", "rgba"] = "rgb"
+    field: str = Field("image", description="the name of the image field")
+
+
+class TextSourceSpec(_SourceBase):
+    type: Literal["text"]
+    path: str = Field(description="a folder with one sub-folder per class of .txt files, or a CSV file")
+    column: str | None = Field(None, description="with a CSV file: the column holding the text")
+    field: str = Field("text", description="the name of the text field")
+
+
+class SklearnSourceSpec(_SourceBase):
+    type: Literal["sklearn"]
+    name: Literal[SKLEARN_DATASETS]  # type: ignore[valid-type]
+
+
+class KerasSourceSpec(_SourceBase):
+    type: Literal["keras"]
+    name: Literal[KERAS_DATASETS]  # type: ignore[valid-type]
+    part: Literal["train", "test"] = "train"
+
+
+class SyntheticFieldSpec(SpecModel):
+    shape: Shape = Field(default_factory=list)
+    dtype: Dtype | None = None
+    classes: PosInt | None = Field(None, description="integer class ids in [0, classes)")
+    min: float | None = None
+    max: float | None = None
+    distribution: Literal["uniform", "normal"] = "uniform"
+
+
+class SyntheticSourceSpec(_SourceBase):
+    type: Literal["synthetic"]
+    size: PosInt
+    fields: dict[str, SyntheticFieldSpec] = Field(min_length=1)
+    seed: int | None = Field(None, description="by default the spec's seed")
+
+
+class SplitSpec(SpecModel):
+    split: Annotated[float, Field(gt=0, lt=1)] = Field(description="fraction of train held out, seeded")
+
+
+SOURCE_TYPES = ("csv", "parquet", "npz", "images", "text", "sklearn", "keras", "synthetic")
+
+
+def _source_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "type" in value:
+            return value["type"] if isinstance(value["type"], str) else None
+        if "split" in value:
+            return "split"
+        return None
+    return getattr(value, "type", None) or ("split" if isinstance(value, SplitSpec) else None)
+
+
+Source = Annotated[
+    Union[
+        Annotated[CsvSourceSpec, Tag("csv")],
+        Annotated[ParquetSourceSpec, Tag("parquet")],
+        Annotated[NpzSourceSpec, Tag("npz")],
+        Annotated[ImagesSourceSpec, Tag("images")],
+        Annotated[TextSourceSpec, Tag("text")],
+        Annotated[SklearnSourceSpec, Tag("sklearn")],
+        Annotated[KerasSourceSpec, Tag("keras")],
+        Annotated[SyntheticSourceSpec, Tag("synthetic")],
+    ],
+    Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="unknown source type"),
+]
+HeldOut = Annotated[
+    Union[
+        Annotated[SplitSpec, Tag("split")],
+        Annotated[CsvSourceSpec, Tag("csv")],
+        Annotated[ParquetSourceSpec, Tag("parquet")],
+        Annotated[NpzSourceSpec, Tag("npz")],
+        Annotated[ImagesSourceSpec, Tag("images")],
+        Annotated[TextSourceSpec, Tag("text")],
+        Annotated[SklearnSourceSpec, Tag("sklearn")],
+        Annotated[KerasSourceSpec, Tag("keras")],
+        Annotated[SyntheticSourceSpec, Tag("synthetic")],
+    ],
+    Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="unknown source type"),
+]
+
+FieldRef = Union[str, FieldSpec]
+
+
+class DataSpec(SpecModel):
+    train: Source
+    validation: HeldOut | None = None
+    test: HeldOut | None = None
+    inputs: dict[str, FieldRef] = Field(default_factory=dict, description="model input name -> field")
+    targets: dict[str, FieldRef] = Field(default_factory=dict, description="model output name -> field")
+    shuffle_buffer: PosInt | None = Field(None, description="examples in the shuffle buffer; the whole split by default")
+    cache: bool | None = Field(None, description="cache decoded examples in memory; on when the data fits")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_target_shorthand(cls, value: Any) -> Any:
+        """``targets: {encoding: one_hot}`` describes the single output's field itself."""
+        if isinstance(value, dict):
+            targets = value.get("targets")
+            if isinstance(targets, dict) and targets and set(targets) <= FIELD_SPEC_KEYS:
+                value = {**value, "targets": {"*": targets}}
+        return value

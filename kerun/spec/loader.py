@@ -1,0 +1,446 @@
+"""Safe YAML with a position for every node, and ``--set`` overrides.
+
+The document is built from PyYAML's event stream (no recursion, no Python object construction):
+
+- only the YAML 1.2 core schema is recognised: ``1e-4`` is a float, ``no``/``on`` are strings,
+  ``true``/``false`` are booleans; any tag other than the standard ``!!str``, ``!!int``,
+  ``!!float``, ``!!bool``, ``!!null``, ``!!map``, ``!!seq`` is refused, so no tag constructs an object;
+- aliases are expanded under a budget of nodes, so an alias bomb is refused in milliseconds;
+- nesting deeper than :data:`MAX_DEPTH` and duplicate keys are errors;
+- the top level must be a mapping.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import yaml
+
+from kerun.errors import Location, Problem, SpecError, format_path
+
+__all__ = ["Document", "MAX_DEPTH", "MAX_NODES", "apply_overrides", "load_document", "parse_document"]
+
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+MAX_BYTES = 16 * 1024 * 1024
+
+Path_ = tuple[str | int, ...]
+
+_INT = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
+_INT_OTHER = re.compile(r"^(0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(nan|NaN|NAN)$")
+_SAFE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+
+@dataclass
+class Document:
+    """Plain data read from YAML, with the position of every value and every mapping key."""
+
+    data: Any
+    file: str
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    origins: dict[Path_, str] = field(default_factory=dict)
+
+    def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
+        """The location of ``path`` (its key when ``key``), or of its nearest known ancestor."""
+        p = tuple(path)
+        while True:
+            for prefix, origin in self.origins.items():
+                if p[: len(prefix)] == prefix:
+                    return Location(origin)
+            mark = (self.keys.get(p) if key else None) or self.values.get(p)
+            if mark is not None:
+                return Location(self.file, mark[0], mark[1])
+            if not p:
+                return Location(self.file)
+            p = p[:-1]
+            key = False
+
+    def problem(self, path: Sequence[str | int], message: str, *, hint: str | None = None, key: bool = False) -> Problem:
+        return Problem(message=message, location=self.locate(path, key=key), path=tuple(path), hint=hint)
+
+
+def _resolve_plain(value: str) -> Any:
+    if value in ("", "~", "null", "Null", "NULL"):
+        return None
+    if value in ("true", "True", "TRUE"):
+        return True
+    if value in ("false", "False", "FALSE"):
+        return False
+    if _INT.match(value):
+        return int(value.replace("_", ""))
+    if _INT_OTHER.match(value):
+        return int(value, 0)
+    if _FLOAT.match(value) and any(c.isdigit() for c in value):
+        return float(value.replace("_", ""))
+    if _INF.match(value):
+        return -math.inf if value.startswith("-") else math.inf
+    if _NAN.match(value):
+        return math.nan
+    return value
+
+
+def _explicit(tag: str, value: str, mark: tuple[int, int], file: str) -> Any:
+    try:
+        if tag.endswith(":str"):
+            return value
+        if tag.endswith(":null"):
+            return None
+        resolved = _resolve_plain(value)
+        if tag.endswith(":int") and isinstance(resolved, int) and not isinstance(resolved, bool):
+            return resolved
+        if tag.endswith(":float") and isinstance(resolved, (int, float)) and not isinstance(resolved, bool):
+            return float(resolved)
+        if tag.endswith(":bool") and isinstance(resolved, bool):
+            return resolved
+    except ValueError:
+        pass
+    raise SpecError(
+        f"the value {value!r} is not a valid {tag.rsplit(':', 1)[-1]}",
+        location=Location(file, *mark),
+    )
+
+
+class _Builder:
+    """Turns PyYAML events into plain data and positions, expanding aliases under a budget."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.doc = Document(data=None, file=file)
+        self.nodes = 0
+        self.anchors: dict[str, tuple[Any, dict[Path_, tuple[int, int]]]] = {}
+
+    def _mark(self, event: yaml.Event) -> tuple[int, int]:
+        return (event.start_mark.line + 1, event.start_mark.column + 1)
+
+    def _count(self, n: int, event: yaml.Event) -> None:
+        self.nodes += n
+        if self.nodes > MAX_NODES:
+            raise SpecError(
+                f"the document has more than {MAX_NODES} values once aliases are expanded",
+                location=Location(self.file, *self._mark(event)),
+                hint="a spec this large is almost certainly an alias bomb; write the values out or use fewer aliases",
+            )
+
+    def build(self, events: Iterator[yaml.Event]) -> Document:
+        # Stack of open containers: (container, path, pending_key, key_mark, anchor, start_index)
+        stack: list[list[Any]] = []
+        root_set = False
+        docs = 0
+        for event in events:
+            if isinstance(event, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(event, yaml.DocumentStartEvent):
+                docs += 1
+                if docs > 1:
+                    raise SpecError(
+                        "a spec file holds one YAML document, this one has several",
+                        location=Location(self.file, *self._mark(event)),
+                        hint="remove the '---' separator and keep one spec per file",
+                    )
+                continue
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                container, path, _key, _kmark, anchor, _ = stack.pop()
+                value = container
+                self._remember(anchor, path, value)
+                root_set = self._attach(stack, value, path, event) or root_set
+                continue
+
+            path = self._child_path(stack, event)
+            mark = self._mark(event)
+            if isinstance(event, yaml.AliasEvent):
+                if event.anchor not in self.anchors:
+                    raise SpecError(f"unknown alias *{event.anchor}", location=Location(self.file, *mark))
+                value, marks = self.anchors[event.anchor]
+                self._count(len(marks), event)
+                value = _deep_copy(value)
+                base = marks.get((), mark)
+                for sub, m in marks.items():
+                    self.doc.values[path + sub] = m if sub else base
+                self.doc.values[path] = mark
+                root_set = self._attach(stack, value, path, event) or root_set
+                continue
+
+            self._count(1, event)
+            tag = getattr(event, "tag", None)
+            if tag and tag not in ("!", *_SAFE_TAGS):
+                shown = tag.replace("tag:yaml.org,2002:", "!!")
+                raise SpecError(
+                    f"the YAML tag {shown!r} is not allowed",
+                    location=Location(self.file, *mark),
+                    hint="kerun reads plain YAML only; no tag may construct an object. Remove the tag.",
+                )
+            self.doc.values[path] = mark
+            if isinstance(event, yaml.ScalarEvent):
+                if tag and tag != "!":
+                    value = _explicit(tag, event.value, mark, self.file)
+                elif event.implicit[0] and event.style is None:
+                    value = _resolve_plain(event.value)
+                else:
+                    value = event.value
+                self._remember(event.anchor, path, value)
+                root_set = self._attach(stack, value, path, event) or root_set
+            elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                if len(stack) >= MAX_DEPTH:
+                    raise SpecError(
+                        f"the document is nested more than {MAX_DEPTH} levels deep",
+                        location=Location(self.file, *mark),
+                        hint="a spec never needs this depth; check the indentation and brackets",
+                    )
+                container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+                stack.append([container, path, _NO_KEY, None, event.anchor, None])
+        if not root_set:
+            raise SpecError(
+                "the file is empty",
+                location=Location(self.file, 1, 1),
+                hint="a spec is a YAML mapping with at least 'model:'; see 'kerun schema' or specs/ for examples",
+            )
+        return self.doc
+
+    def _remember(self, anchor: str | None, path: Path_, value: Any) -> None:
+        if anchor:
+            n = len(path)
+            marks = {p[n:]: m for p, m in self.doc.values.items() if p[:n] == path}
+            self.anchors[anchor] = (_deep_copy(value), marks)
+
+    def _child_path(self, stack: list[list[Any]], event: yaml.Event) -> Path_:
+        if not stack:
+            return ()
+        container, path, key, _kmark, _a, _ = stack[-1]
+        if isinstance(container, list):
+            return path + (len(container),)
+        if key is _NO_KEY:
+            return path + ("<key>",)
+        return path + (key,)
+
+    def _attach(self, stack: list[list[Any]], value: Any, path: Path_, event: yaml.Event) -> bool:
+        if not stack:
+            self.doc.data = value
+            return True
+        top = stack[-1]
+        container = top[0]
+        if isinstance(container, list):
+            container.append(value)
+            return False
+        if top[2] is _NO_KEY:
+            mark = self._mark(event)
+            self.doc.values.pop(path, None)
+            if isinstance(value, (dict, list)) or (isinstance(value, float) and not value.is_integer()):
+                raise SpecError(
+                    "a mapping key must be a name or a number",
+                    location=Location(self.file, *mark),
+                )
+            if value in container:
+                first = self.doc.keys.get(top[1] + (value,))
+                where = f" (first at line {first[0]})" if first else ""
+                raise SpecError(
+                    f"duplicate key {value!r}{where}",
+                    location=Location(self.file, *mark),
+                    path=top[1] + (value,),
+                    hint="YAML would silently keep only the last one; remove or rename one of them",
+                )
+            top[2] = value
+            top[3] = mark
+            return False
+        key = top[2]
+        container[key] = value
+        self.doc.keys[top[1] + (key,)] = top[3]
+        top[2] = _NO_KEY
+        return False
+
+
+_NO_KEY = object()
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _yaml_error(exc: yaml.YAMLError, file: str) -> SpecError:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context else "")
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark is not None else Location(file)
+    hint = None
+    if "tab" in problem.lower() or "\\t" in problem:
+        hint = "YAML indentation uses spaces, not tabs"
+    elif "mapping values are not allowed" in problem:
+        hint = "a ':' inside a value needs quotes, or the indentation of this line is off"
+    return SpecError(message, location=loc, hint=hint)
+
+
+def _parse_events(text: str, file: str) -> Document:
+    try:
+        return _Builder(file).build(yaml.parse(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, file) from None
+
+
+def parse_document(text: str | bytes, file: str) -> Document:
+    """Read one spec document from text; raise :class:`SpecError` with a position on any fault."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MiB", location=Location(file))
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            before = text[: exc.start]
+            line = before.count(b"\n") + 1
+            column = exc.start - (before.rfind(b"\n") + 1) + 1
+            raise SpecError(
+                "the file is not UTF-8 text",
+                location=Location(file, line, column),
+                hint="a spec is a YAML text file; is this the right file?",
+            ) from None
+    if "\x00" in text:
+        before = text[: text.index("\x00")]
+        raise SpecError(
+            "the file contains a NUL byte; it is not a text file",
+            location=Location(file, before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1),
+        )
+    doc = _parse_events(text, file)
+    if doc.data is None:
+        raise SpecError(
+            "the file is empty",
+            location=Location(file, 1, 1),
+            hint="a spec is a YAML mapping with at least 'model:'; see 'kerun schema' or specs/ for examples",
+        )
+    if not isinstance(doc.data, dict):
+        kind = "a list" if isinstance(doc.data, list) else f"a single {type(doc.data).__name__} value"
+        raise SpecError(
+            f"the top level of a spec must be a mapping of keys (name, data, model, ...), got {kind}",
+            location=Location(file, *doc.values.get((), (1, 1))),
+        )
+    return doc
+
+
+def load_document(path: str | Path) -> Document:
+    """Read a spec file; a missing or unreadable file is a :class:`SpecError` too."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise SpecError("no such file", location=Location(str(path))) from None
+    except IsADirectoryError:
+        raise SpecError("this is a folder, not a spec file", location=Location(str(path))) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read the file: {exc.strerror}", location=Location(str(path))) from None
+    return parse_document(raw, str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides: --set PATH=VALUE
+
+
+def split_dotted(path: str) -> list[str]:
+    """``model.layers.out.units`` -> parts; ``a.b[2]`` is accepted as ``a.b.2``."""
+    path = re.sub(r"\[(\d+)\]", r".\1", path.strip())
+    return [p for p in path.split(".")]
+
+
+def resolve_path(data: Any, dotted: str, *, create: bool = False) -> tuple[Path_, Any]:
+    """Find a dotted path in spec data, list entries by index or by their ``name``.
+
+    Returns the concrete path (indices for list entries) and the parent container. Raises
+    ``KeyError`` with a helpful message when a part does not exist.
+    """
+    parts = split_dotted(dotted)
+    if not parts or any(p == "" for p in parts):
+        raise KeyError(f"{dotted!r} is not a dotted path like 'train.epochs'")
+    node = data
+    concrete: list[str | int] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            idx = _list_index(node, part)
+            if idx is None:
+                names = [e.get("name") for e in node if isinstance(e, dict) and e.get("name")]
+                from kerun.spec.suggest import nearest
+
+                near = nearest(part, names)
+                raise KeyError(
+                    f"{format_path(concrete) or 'the spec'} has no entry {part!r}"
+                    + (f"; did you mean {near!r}?" if near else f"; entries are named {names}" if names else "")
+                )
+            concrete.append(idx)
+            if last:
+                return tuple(concrete), node
+            node = node[idx]
+        elif isinstance(node, dict):
+            key: str | int = part
+            if part not in node and part.isdigit() and int(part) in node:
+                key = int(part)
+            concrete.append(key)
+            if last:
+                return tuple(concrete), node
+            if key not in node:
+                if not create:
+                    from kerun.spec.suggest import nearest
+
+                    near = nearest(part, [str(k) for k in node])
+                    raise KeyError(
+                        f"{format_path(concrete[:-1]) or 'the spec'} has no key {part!r}"
+                        + (f"; did you mean {near!r}?" if near else "")
+                    )
+                node[key] = {}
+            node = node[key]
+        else:
+            raise KeyError(f"{format_path(concrete)} is a single value, it has no {part!r}")
+    raise AssertionError("unreachable")
+
+
+def _list_index(node: list[Any], part: str) -> int | None:
+    for idx, entry in enumerate(node):
+        if isinstance(entry, dict) and entry.get("name") == part:
+            return idx
+    if re.fullmatch(r"-?\d+", part):
+        idx = int(part)
+        if -len(node) <= idx < len(node):
+            return idx % len(node)
+    return None
+
+
+def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
+    """Apply ``PATH=VALUE`` overrides in order; the value is read as YAML."""
+    for text in overrides:
+        origin = f"--set {text}"
+        if "=" not in text:
+            raise SpecError(
+                f"an override is PATH=VALUE, got {text!r}",
+                location=Location(origin),
+                hint="for example --set train.epochs=3 or --set compile.optimizer.learning_rate=1e-4",
+            )
+        dotted, raw = text.split("=", 1)
+        value = _parse_events(raw, origin).data if raw.strip() else None
+        try:
+            path, parent = resolve_path(doc.data, dotted, create=True)
+        except KeyError as exc:
+            raise SpecError(str(exc.args[0]), location=Location(origin)) from None
+        parent[path[-1]] = value
+        for table in (doc.values, doc.keys):
+            for p in [p for p in table if p[: len(path)] == path]:
+                del table[p]
+        doc.origins[path] = origin
+    return doc
+
+
