@@ -1,0 +1,50 @@
+"""kerun: a declarative model-and-training runner for tf.keras.
+
+The spec layer (:mod:`kerun.spec`) needs neither TensorFlow nor Keras; everything that trains is
+imported on first use, so ``import kerun`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kerun.errors import BuildError, DataError, KerunError, Location, PluginError, Problem, RunError, SpecError
+from kerun.spec import LoadedSpec, load_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BuildError",
+    "DataError",
+    "KerunError",
+    "LoadedSpec",
+    "Location",
+    "PluginError",
+    "Problem",
+    "RunError",
+    "SpecError",
+    "__version__",
+    "build_model",
+    "load_spec",
+    "train",
+    "train_file",
+]
+
+_LAZY = {
+    "build_model": "kerun.build.model",
+    "train": "kerun.run.train",
+    "train_file": "kerun.run.train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kerun' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from kerun.build.model import build_model
+    from kerun.run.train import train, train_file

@@ -138,3 +138,289 @@ def explain(
 
 def main() -> None:
     app()
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands that need TensorFlow: it is imported inside each.
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Any:
+    from rich.table import Table
+
+    names: list[str] = []
+    for values in metrics.values():
+        names.extend(k for k in values if k not in names)
+    table = Table(title=title, title_justify="left")
+    table.add_column("split")
+    for n in names:
+        table.add_column(n, justify="right")
+    for split, values in metrics.items():
+        table.add_row(split, *[f"{values[n]:.4f}" if n in values else "" for n in names])
+    return table
+
+
+@app.command()
+@reports_errors
+def train(
+    spec: Optional[Path] = typer.Argument(None, help="The spec file (with --resume, the run's own spec by default)."),
+    overrides: Optional[list[str]] = SetOption,
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR", help="Continue an interrupted or killed run in its folder."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the run folder, status and metrics."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    smoke: bool = typer.Option(False, "--smoke", help="Run the stages of 'kerun check' for this spec instead of training."),
+) -> None:
+    """Train a spec and leave a complete run folder."""
+    if smoke:
+        if spec is None:
+            raise typer.BadParameter("--smoke needs a spec")
+        raise typer.Exit(_check_command([spec], overrides or [], Format.text, None, False, 5, 600.0, 1, False, json_out))
+    from kerun.run.train import TrainOptions, train as run_train
+    from kerun.spec import load_spec
+    from kerun.run.rundir import RunDir
+
+    if spec is None:
+        if resume is None:
+            raise typer.BadParameter("give a spec file, or --resume RUN_DIR")
+        manifest = RunDir.open(resume).manifest
+        origin = manifest.get("spec_path")
+        loaded = load_spec(resume / "spec.yaml", root=Path(origin).parent if origin else None)
+    else:
+        loaded = load_spec(spec, overrides or [])
+    progress = "quiet" if quiet or json_out else "auto"
+    result = run_train(loaded, TrainOptions(runs_dir=runs_dir, resume=resume, progress=progress))
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    console = _console()
+    console.print(_metrics_table(result.metrics, f"{loaded.name}: {result.status} after {result.epochs} epochs in {result.seconds:.1f}s"))
+    console.print(f"run folder: {result.run_dir}")
+
+
+@app.command("eval")
+@reports_errors
+def eval_(
+    run_dir: Path = typer.Argument(..., help="A run folder."),
+    split: str = typer.Option("test", "--split", help="test, validation or train."),
+    data: Optional[Path] = typer.Option(None, "--data", metavar="SOURCE.yaml", help="Evaluate on another source (a YAML file with one data source)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Evaluate a run's model; for classifiers also a confusion matrix (table and PNG)."""
+    from kerun.run.use import evaluate_run
+
+    if split not in ("test", "validation", "train"):
+        raise typer.BadParameter("--split is test, validation or train")
+    result = evaluate_run(run_dir, split=split, data_file=data)
+    if json_out:
+        print(json.dumps(result, indent=2))
+        return
+    console = _console()
+    console.print(_metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples"))
+    cm = result.get("confusion_matrix")
+    if cm:
+        from rich.table import Table
+
+        table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
+        table.add_column("")
+        for label in cm["labels"]:
+            table.add_column(label, justify="right")
+        for label, row in zip(cm["labels"], cm["matrix"]):
+            table.add_row(label, *[str(v) for v in row])
+        console.print(table)
+
+
+@app.command()
+@reports_errors
+def predict(
+    run_dir: Path = typer.Argument(..., help="A run folder."),
+    input: Path = typer.Option(..., "--input", "-i", help="A CSV, Parquet or npz file, or a YAML file with one data source."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="OUT.csv, .npy, .npz or .parquet (default: in the run folder)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Predict with a run's model, batch by batch, with the same input mapping as training."""
+    from kerun.run.use import predict_run
+
+    result = predict_run(run_dir, input, output, batch_size=batch_size)
+    if json_out:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{result['rows']} predictions written to {result['output']}")
+
+
+@app.command()
+@reports_errors
+def summary(
+    spec: Path = typer.Argument(..., help="A spec file."),
+    overrides: Optional[list[str]] = SetOption,
+    expand: bool = typer.Option(False, "--expand", help="Show the layers inside sub-models too."),
+    json_out: bool = typer.Option(False, "--json", help="One JSON object: total_params, trainable_params, layers."),
+) -> None:
+    """Build the model and show its layers, shapes and parameters, before any training."""
+    from kerun.build.describe import describe_model
+    from kerun.build.model import build_model
+    from kerun.spec import load_spec
+    from kerun.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()
+    loaded = load_spec(spec, overrides or [])
+    built = build_model(loaded)
+    info = describe_model(built.model, expand=expand)
+    if json_out:
+        print(json.dumps(info, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{loaded.name} ({type(built.model).__name__})", title_justify="left")
+    for col in ("name", "type", "output shape", "params", "inputs"):
+        table.add_column(col, justify="right" if col == "params" else "left")
+    for layer in info["layers"]:
+        indent = "  " * layer["depth"]
+        table.add_row(indent + layer["name"], layer["type"], str(layer["output_shape"]), f"{layer['params']:,}", ", ".join(layer["inputs"]))
+    console = _console()
+    console.print(table)
+    console.print(f"total params: {info['total_params']:,}  trainable: {info['trainable_params']:,}  non-trainable: {info['non_trainable_params']:,}")
+
+
+@app.command()
+@reports_errors
+def plot(
+    spec: Path = typer.Argument(..., help="A spec file."),
+    output: Path = typer.Option(Path("model.png"), "-o", "--output", help="model.png or model.svg"),
+    overrides: Optional[list[str]] = SetOption,
+    expand: bool = typer.Option(False, "--expand", help="Draw the layers inside sub-models."),
+) -> None:
+    """Draw the model's graph with shapes (needs Graphviz's dot)."""
+    from kerun.build.describe import plot_model
+    from kerun.build.model import build_model
+    from kerun.spec import load_spec
+    from kerun.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()
+    loaded = load_spec(spec, overrides or [])
+    built = build_model(loaded)
+    plot_model(built.model, output, expand=expand)
+    print(f"wrote {output}")
+
+
+@app.command()
+@reports_errors
+def runs(
+    name: Optional[str] = typer.Argument(None, help="Only runs of this spec name."),
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """A table of runs: status, duration and headline metrics."""
+    from kerun.run.listing import list_runs
+
+    rows = list_runs(runs_dir, name)
+    if json_out:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"runs in {runs_dir}", title_justify="left")
+    for col in ("run", "status", "started", "duration", "epochs", "metrics"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["run"], r["status"], r["started_at"] or "", r["duration"], str(r["epochs"] or ""), r["headline"])
+    _console().print(table)
+
+
+@app.command()
+@reports_errors
+def show(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
+    """Everything about one run: manifest, metrics, files."""
+    from kerun.run.listing import show_run
+
+    print(show_run(run_dir))
+
+
+def _check_command(paths: list[Path], overrides: list[str], fmt: Format, junit: Optional[Path], synthetic: bool,
+                   steps: int, timeout: float, jobs: int, keep: Optional[Path] | bool, json_out: bool) -> int:
+    from kerun.run.check import CheckOptions, check_specs, exit_code, github_annotations, junit_xml
+
+    files = expand_specs(paths)
+    if not files:
+        _err("kerun check: no spec files found in " + ", ".join(map(str, paths)))
+        return 2
+    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic,
+                           keep=keep if isinstance(keep, Path) else None, overrides=tuple(overrides))
+    console = _console(stderr=True)
+    live_mode = console.is_terminal and not json_out
+    printed: set[str] = set()
+
+    def table(results: list[Any]) -> Any:
+        from rich.table import Table
+
+        t = Table(title="kerun check", title_justify="left")
+        for col in ("spec", "stage", "time", "result"):
+            t.add_column(col)
+        colours = {"passed": "green", "failed": "red", "invalid": "red", "running": "yellow", "pending": "dim"}
+        for r in results:
+            t.add_row(r.spec, r.stage, f"{r.seconds:.1f}s" if r.seconds else "", f"[{colours[r.result]}]{r.result}[/]")
+        return t
+
+    def on_update(results: list[Any]) -> None:
+        if live_mode:
+            live.update(table(results))
+            return
+        if json_out:
+            return
+        for r in results:
+            if r.result in ("passed", "failed", "invalid") and r.spec not in printed:
+                printed.add(r.spec)
+                console.print(f"{r.result:<8} {r.spec}  (stage {r.stage}, {r.seconds:.1f}s)", highlight=False, markup=False)
+
+    if live_mode:
+        from rich.live import Live
+
+        with Live(table([]), console=console, refresh_per_second=4) as live:
+            results = check_specs(files, options, on_update)
+            live.update(table(results))
+    else:
+        results = check_specs(files, options, on_update)
+    if junit is not None:
+        from kerun.run.rundir import atomic_write
+
+        atomic_write(junit, junit_xml(results))
+    if json_out:
+        print(json.dumps({"results": [r.to_dict() for r in results], "exit_code": exit_code(results)}, indent=2))
+    elif fmt is Format.github:
+        text = github_annotations(results)
+        if text:
+            print(text)
+    failing = [r for r in results if r.result != "passed"]
+    if not json_out and fmt is not Format.github:
+        for r in failing:
+            detail = "\n".join(p.render() for p in r.problems) or (r.message or "")
+            console.print(f"\n{r.spec}: {r.result} at stage {r.stage}\n{detail}", highlight=False, markup=False)
+    if not json_out:
+        passed = sum(r.result == "passed" for r in results)
+        console.print(f"\n{passed} passed, {sum(r.result == 'failed' for r in results)} failed, "
+                      f"{sum(r.result == 'invalid' for r in results)} invalid in {sum(r.seconds for r in results):.1f}s",
+                      highlight=False, markup=False)
+    return exit_code(results)
+
+
+@app.command()
+def check(
+    paths: list[Path] = typer.Argument(..., help="Spec files or folders of specs."),
+    overrides: Optional[list[str]] = SetOption,
+    synthetic: bool = typer.Option(False, "--synthetic", help="Generate data from the declared inputs and outputs instead of reading the real data."),
+    steps: int = typer.Option(5, "--steps", min=1, help="Training steps per spec."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, help="Seconds each spec may take."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Specs checked in parallel processes."),
+    keep: Optional[Path] = typer.Option(None, "--keep", metavar="RUNS_DIR", help="Keep each spec's run folder under RUNS_DIR."),
+    junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write JUnit XML for CI."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or github for annotations at the failing lines."),
+    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+) -> None:
+    """Smoke-test specs for CI: validate, build, train a few steps, save, reload, evaluate."""
+    raise typer.Exit(_check_command(paths, overrides or [], fmt, junit, synthetic, steps, timeout, jobs, keep, json_out))

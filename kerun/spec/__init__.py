@@ -29,11 +29,13 @@ class LoadedSpec:
     doc: Document
     path: Path
     overrides: tuple[str, ...] = ()
+    root: Path | None = None
 
     @property
     def base_dir(self) -> Path:
-        """Paths in the spec are relative to the spec file's folder."""
-        return self.path.resolve().parent
+        """Paths in the spec are relative to the spec file's folder (for a run's copy of a spec,
+        the folder of the spec it was copied from)."""
+        return self.root if self.root is not None else self.path.resolve().parent
 
     @property
     def name(self) -> str:
@@ -74,25 +76,28 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
-def _check(doc: Document, path: Path, overrides: Sequence[str]) -> LoadedSpec:
+def _check(doc: Document, path: Path, overrides: Sequence[str], root: Path | None = None) -> LoadedSpec:
     from kerun.spec.check import check_spec
     from kerun.spec.root import validate_structure
 
-    spec, problems = validate_structure(doc)
+    spec, problems, broken = validate_structure(doc)
     if spec is not None:
-        problems = check_spec(spec, doc, path.resolve().parent)
+        problems = problems + check_spec(spec, doc, root or path.resolve().parent, skip=broken)
     if problems:
         raise SpecError.from_problems(problems)
     assert spec is not None
-    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides))
+    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides), root=root)
 
 
-def load_spec(path: str | Path, overrides: Sequence[str] = ()) -> LoadedSpec:
-    """Read, override and check a spec file; raise :class:`SpecError` with every problem."""
+def load_spec(path: str | Path, overrides: Sequence[str] = (), *, root: Path | None = None) -> LoadedSpec:
+    """Read, override and check a spec file; raise :class:`SpecError` with every problem.
+
+    ``root`` is the folder relative paths start from, when it is not the spec file's own (a run
+    folder's copy of a spec points back to where the original was)."""
     p = Path(path)
     doc = load_document(p)
     apply_overrides(doc, overrides)
-    return _check(doc, p, overrides)
+    return _check(doc, p, overrides, root)
 
 
 def spec_from_text(text: str, file: str = "<spec>", overrides: Sequence[str] = ()) -> LoadedSpec:

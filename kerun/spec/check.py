@@ -21,7 +21,7 @@ from kerun.spec.loader import Document, resolve_path
 from kerun.spec.model import ModelSpec
 from kerun.spec.plugins import PluginClass, scan_plugins
 from kerun.spec.root import KerunSpec
-from kerun.spec.suggest import did_you_mean
+from kerun.spec.suggest import did_you_mean, nearest
 
 __all__ = ["check_spec", "output_names", "split_ref"]
 
@@ -86,6 +86,7 @@ class Checker:
         self.spec_dir = spec_dir
         self.problems: list[Problem] = []
         self.plugins: dict[str, list[PluginClass]] = {}
+        self.plugins_broken = False
 
     def add(self, path: Path_, message: str, *, hint: str | None = None, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, hint=hint, key=key))
@@ -147,7 +148,9 @@ class Checker:
             word = KIND_WORDS[kind] if kind else "Keras class"
             candidates = [*(catalog.class_names(kind) if kind else []), *self.plugin_names(kind)]
             hint = did_you_mean(type_name, candidates) or (self._other_kind(type_name, kind) if kind else None)
-            if hint is None and not self.spec.plugins:
+            if self.plugins_broken:
+                hint = "it may come from a plugin that could not be found (see above)"
+            elif hint is None and not self.spec.plugins:
                 hint = "custom classes must come from a file or module listed under 'plugins:'"
             self.add(type_path, f"unknown {word} {type_name!r}", hint=hint)
             return
@@ -169,16 +172,19 @@ class Checker:
             owner = plugin.name
             defaults = {}
         allowed = set(allowed)
+        meant: set[str] = set()
         for arg, val in args.items():
             apath = path + (arg,)
             if arg not in allowed and not open_args:
+                near = nearest(str(arg), allowed)
+                meant.add(near or "")
                 self.add(apath, f"{owner} has no argument {arg!r}",
-                         hint=did_you_mean(str(arg), allowed) or f"its arguments: {', '.join(sorted(allowed))}", key=True)
+                         hint=f"did you mean {near!r}?" if near else f"its arguments: {', '.join(sorted(allowed))}", key=True)
                 continue
             self.check_value(arg, val, apath, owner, defaults.get(arg))
         if info is not None:
             missing = [a.name for a in info.args.values()
-                       if a.required and a.name not in args and (info.name, a.name) not in RUN_PROVIDED]
+                       if a.required and a.name not in args and a.name not in meant and (info.name, a.name) not in RUN_PROVIDED]
             for name in missing:
                 self.add(type_path, f"{info.name} needs the argument {name!r}")
 
@@ -221,8 +227,7 @@ class Checker:
             "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
             "float": _is_number,
             "str": lambda v: isinstance(v, str),
-            "list": lambda v: isinstance(v, list),
-        }.get(expected, lambda v: True)(val)
+        }.get(expected, lambda v: True)(val)  # "list" defaults (pool_size=(2, 2)) take a number too
         if not ok:
             words = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "list": "a list"}
             self.add(path, f"expected {words[expected]}, got {val!r}")
@@ -394,17 +399,23 @@ class Checker:
                 self.add(("sweep", "space", dotted), f"{dotted!r} is not a path in this spec: {exc.args[0]}", key=True)
 
 
-def check_spec(spec: KerunSpec, doc: Document, spec_dir: Path) -> list[Problem]:
-    """Every problem of names, arguments and graph in an already well-shaped spec."""
+def check_spec(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str] = frozenset()) -> list[Problem]:
+    """Every problem of names, arguments and graph; sections in ``skip`` failed their shape check
+    already and are left alone."""
     checker = Checker(spec, doc, spec_dir)
-    checker.plugins, plugin_problems = scan_plugins(spec.plugins, doc, spec_dir)
-    checker.problems.extend(plugin_problems)
+    if "plugins" not in skip:
+        checker.plugins, plugin_problems = scan_plugins(spec.plugins, doc, spec_dir)
+        checker.problems.extend(plugin_problems)
+        checker.plugins_broken = bool(plugin_problems)
     checker.check_submodel_cycles()
     for name, sub in spec.models.items():
         checker.check_model(sub, ("models", name))
     checker.check_model(spec.model, ("model",))
     outputs = spec.model.output_names()
-    checker.check_compile(outputs)
-    checker.check_data(outputs)
-    checker.check_sweep()
+    if "compile" not in skip and "train" not in skip:
+        checker.check_compile(outputs)
+    if "data" not in skip:
+        checker.check_data(outputs)
+    if "sweep" not in skip:
+        checker.check_sweep()
     return checker.problems

@@ -63,12 +63,14 @@ class CsvSourceSpec(_SourceBase):
     path: str
     columns: list[str] | None = Field(None, description="columns to read; all by default")
     delimiter: str = ","
+    stream: bool | None = Field(None, description="read in chunks with bounded memory; by default when the file is larger than 256 MiB")
 
 
 class ParquetSourceSpec(_SourceBase):
     type: Literal["parquet"]
     path: str
     columns: list[str] | None = None
+    stream: bool | None = Field(None, description="read in row batches with bounded memory; by default when the file is larger than 256 MiB")
 
 
 class NpzSourceSpec(_SourceBase):

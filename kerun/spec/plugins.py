@@ -131,8 +131,8 @@ def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dic
         path = plugin_path(entry, spec_dir)
         if path is None or not path.is_file():
             is_file = entry.endswith(".py") or "/" in entry
-            what = f"no such file {str(path) if path else entry}" if is_file else f"no importable module {entry!r}"
-            hint = "plugin files are relative to the spec file" if is_file else "install the package, or give a .py file relative to the spec"
+            what = f"no file {entry!r} beside the spec" if is_file else f"no importable module {entry!r}"
+            hint = f"plugin files are relative to the spec file's folder, {spec_dir}" if is_file else "install the package, or give a .py file relative to the spec"
             problems.append(doc.problem(("plugins", i), f"plugin not found: {what}", hint=hint))
             continue
         try:

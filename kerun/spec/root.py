@@ -195,13 +195,30 @@ def _problem(doc: Document, err: dict[str, Any], root: type[BaseModel]) -> Probl
     return doc.problem(path, message, hint=hint)
 
 
-def validate_structure(doc: Document) -> tuple[KerunSpec | None, list[Problem]]:
-    """Validate the document's shape against :class:`KerunSpec`; every error, none left out."""
+def validate_structure(doc: Document) -> tuple[KerunSpec | None, list[Problem], set[str]]:
+    """Validate the document's shape against :class:`KerunSpec`; every error, none left out.
+
+    Returns the spec, the problems, and the top-level sections that are broken. When anything is
+    broken the spec is still returned, built from the sections that did validate (the broken ones
+    at their defaults), so the name and graph checks can go on for the rest.
+    """
     try:
-        return KerunSpec.model_validate(doc.data), []
+        return KerunSpec.model_validate(doc.data), [], set()
     except ValidationError as exc:
         problems = [_problem(doc, err, KerunSpec) for err in exc.errors(include_url=False)]
-        return None, _merge_alternatives(problems)
+        broken = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+        return _partial(doc.data, broken), _merge_alternatives(problems), broken
+
+
+def _partial(data: dict[str, Any], broken: set[str]) -> KerunSpec | None:
+    """A KerunSpec of the sections that validated; None when even the model is broken."""
+    if "model" in broken or "models" in broken:
+        return None
+    good = {k: v for k, v in data.items() if k in KerunSpec.model_fields and k not in broken}
+    try:
+        return KerunSpec.model_validate(good)
+    except ValidationError:
+        return None
 
 
 def _merge_alternatives(problems: list[Problem]) -> list[Problem]:

@@ -18,7 +18,8 @@ _SCHEMA_ID = "https://kerun.dev/schema/v1.json"
 
 
 def _arg_schema(arg: catalog.ArgInfo) -> dict[str, Any]:
-    types = {"bool": "boolean", "int": "integer", "float": "number", "str": "string", "list": "array"}
+    # "list" defaults (pool_size=(2, 2)) also take a single number, so they get no type here.
+    types = {"bool": "boolean", "int": "integer", "float": "number", "str": "string"}
     out: dict[str, Any] = {}
     if arg.type in types:
         out["type"] = [types[arg.type], "null"] if arg.type != "int" else ["integer", "array", "null"]
@@ -48,6 +49,11 @@ def json_schema() -> dict[str, Any]:
     schema["$id"] = _SCHEMA_ID
     schema["title"] = "kerun spec, format version 1"
     defs = schema.get("$defs", {})
+    model_inputs = defs.get("ModelSpec", {}).get("properties", {}).get("inputs")
+    if model_inputs is not None:  # the shorthand  x: [28, 28, 1]
+        shape = {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}}
+        for pattern, ref in model_inputs.get("patternProperties", {}).items():
+            model_inputs["patternProperties"][pattern] = {"anyOf": [ref, shape]}
     layer = defs.get("LayerSpec")
     if layer is not None:
         branches = []

@@ -1,0 +1,173 @@
+"""``type: csv``: a delimited text file with a header row, one column per field.
+
+Small files are read whole with pyarrow's multithreaded reader; large ones (or ``stream: true``)
+are read block by block with ``pyarrow.csv.open_csv`` so memory stays bounded. A ragged row is a
+DataError naming the file and the line.
+"""
+
+from __future__ import annotations
+
+import csv as _csv
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from kerun.data._common import Arrays, SourceContext, TableStream, missing_name_error
+
+__all__ = ["BLOCK_SIZE", "read_csv", "stream_csv", "table_to_arrays", "column_to_numpy"]
+
+BLOCK_SIZE = 16 * 1024 * 1024
+"""Bytes of CSV text parsed per block when streaming."""
+
+
+def column_to_numpy(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """One Arrow column as numpy: numbers stay numbers (nulls become NaN), text becomes str objects."""
+    t = col.type
+    if pa.types.is_null(t):
+        return np.full(len(col), np.nan)
+    if pa.types.is_dictionary(t):
+        col = col.cast(t.value_type)
+        t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        arr = col.to_numpy(zero_copy_only=False)
+        if col.null_count:
+            arr[np.equal(arr, None)] = ""
+        return arr
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        values = col.to_pylist()
+        try:
+            return np.asarray(values, dtype=None if not values else np.asarray(values[0]).dtype)
+        except ValueError:
+            out = np.empty(len(values), dtype=object)
+            out[:] = [np.asarray(v) for v in values]
+            return out
+    if (pa.types.is_integer(t) or pa.types.is_boolean(t)) and col.null_count:
+        return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return col.to_numpy(zero_copy_only=False)
+
+
+def table_to_arrays(table: pa.Table) -> Arrays:
+    return Arrays({name: column_to_numpy(table.column(name)) for name in table.column_names})
+
+
+def _header(ctx: SourceContext, path: Path, delimiter: str) -> list[str]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            row = next(_csv.reader(f, delimiter=delimiter), None)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ctx.error(f"cannot read {path}: {e}", "path") from None
+    if not row:
+        raise ctx.error(f"{path} is empty: expected a header row naming the columns", "path")
+    return [c.strip() for c in row]
+
+
+def _find_ragged_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:
+    """(line number, expected fields, found fields) of the first row whose width differs from the header."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        reader = _csv.reader(f, delimiter=delimiter)
+        header = next(reader, None)
+        if header is None:
+            return None
+        for row in reader:
+            if row and len(row) != len(header):
+                return reader.line_num, len(header), len(row)
+    return None
+
+
+def _arrow_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception) -> Exception:
+    msg = str(e)
+    if "Expected" in msg and "columns" in msg:
+        found = _find_ragged_row(path, delimiter)
+        if found is not None:
+            line, expected, got = found
+            return ctx.error(f"{path}: row at line {line} has {got} fields, the header has {expected}", "path",
+                             hint="every row needs one value per header column (quote values that contain the delimiter)")
+        return ctx.error(f"{path}: a row has the wrong number of fields ({msg})", "path")
+    if "conversion error" in msg or "invalid value" in msg.lower():
+        return ctx.error(f"{path}: {msg}", "path", hint="a column changes type part-way through the file (text among numbers?)")
+    return ctx.error(f"{path}: cannot parse the file: {msg}", "path")
+
+
+def _check_columns(ctx: SourceContext, wanted: Sequence[str] | None, header: list[str]) -> list[str] | None:
+    if wanted is None:
+        return None
+    for i, c in enumerate(wanted):
+        if c not in header:
+            raise missing_name_error(ctx, "column", c, header, "columns", i)
+    return list(wanted)
+
+
+def _options(delimiter: str, columns: Sequence[str] | None, block_size: int | None = None,
+             column_types: dict[str, pa.DataType] | None = None, threads: bool = True):
+    ro = pacsv.ReadOptions(use_threads=threads, block_size=block_size) if block_size else pacsv.ReadOptions(use_threads=threads)
+    po = pacsv.ParseOptions(delimiter=delimiter)
+    co = pacsv.ConvertOptions(include_columns=list(columns) if columns else None, column_types=column_types,
+                              strings_can_be_null=False)
+    return ro, po, co
+
+
+def read_csv(ctx: SourceContext, limit: int | None = None) -> Arrays:
+    """The whole file (or its first ``limit`` rows, read block by block) in memory."""
+    spec = ctx.spec
+    path = ctx.file()
+    header = _header(ctx, path, spec.delimiter)
+    columns = _check_columns(ctx, spec.columns, header)
+    if limit is not None:
+        stream = stream_csv(ctx, block_size=min(BLOCK_SIZE, 1 << 20))
+        parts: list[dict[str, np.ndarray]] = []
+        got = 0
+        for chunk in stream.chunks(None):
+            parts.append(chunk)
+            got += len(next(iter(chunk.values()))) if chunk else 0
+            if got >= limit:
+                break
+        if not parts:
+            return Arrays({c: np.empty(0) for c in (columns or header)})
+        return Arrays({k: np.concatenate([p[k] for p in parts])[:limit] for k in parts[0]})
+    ro, po, co = _options(spec.delimiter, columns)
+    try:
+        table = pacsv.read_csv(path, read_options=ro, parse_options=po, convert_options=co)
+    except pa.ArrowInvalid as e:
+        raise _arrow_error(ctx, path, spec.delimiter, e) from None
+    return table_to_arrays(table)
+
+
+def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int | None = None) -> TableStream:
+    """The file as a :class:`TableStream`; column types come from the first block (integers read as float64)."""
+    spec = ctx.spec
+    path = ctx.file()
+    header = _header(ctx, path, spec.delimiter)
+    columns = _check_columns(ctx, spec.columns, header)
+    bs = block_size or BLOCK_SIZE
+    ro, po, co = _options(spec.delimiter, columns, bs)
+    try:
+        reader = pacsv.open_csv(path, read_options=ro, parse_options=po, convert_options=co)
+        schema = reader.schema
+        reader.close()
+    except pa.ArrowInvalid as e:
+        raise _arrow_error(ctx, path, spec.delimiter, e) from None
+    types: dict[str, pa.DataType] = {}
+    for f in schema:
+        t = f.type
+        if pa.types.is_integer(t) or pa.types.is_null(t) or pa.types.is_boolean(t):
+            t = pa.float64()
+        types[f.name] = t
+    dtypes = {name: (np.dtype(object) if pa.types.is_string(t) or pa.types.is_large_string(t) else np.dtype(t.to_pandas_dtype()))
+              for name, t in types.items()}
+
+    def chunks(wanted: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
+        cols = list(wanted) if wanted is not None else list(types)
+        ro2, po2, co2 = _options(spec.delimiter, cols, bs, {c: types[c] for c in cols})
+        try:
+            r = pacsv.open_csv(path, read_options=ro2, parse_options=po2, convert_options=co2)
+            with r:
+                for batch in r:
+                    if batch.num_rows:
+                        yield {c: column_to_numpy(batch.column(c)) for c in cols}
+        except pa.ArrowInvalid as e:
+            raise _arrow_error(ctx, path, spec.delimiter, e) from None
+
+    return TableStream(columns=list(types), dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit)

@@ -1,0 +1,130 @@
+"""tf.data pipelines: in-memory splits by index, and streamed tables chunk by chunk.
+
+In memory, a split is held once as tensors; a dataset of example *indices* is shuffled (seeded),
+batched, and each batch is gathered with one ``tf.gather`` per field, so shuffling never keeps a
+second copy of the data and no per-example Python runs. Streamed files are parsed per chunk in a
+generator (vectorised), rows are assigned to splits by a seeded hash of their row number (stable
+across epochs), then unbatched, shuffled in a bounded buffer, batched and prefetched.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from kerun.data._common import TableStream
+from kerun.data.mapping import Mapped, Plan
+
+__all__ = ["STREAM_SHUFFLE_BUFFER", "hash_unit", "memory_dataset", "split_indices", "stream_dataset"]
+
+STREAM_SHUFFLE_BUFFER = 10_000
+"""Examples in the shuffle buffer of a streamed split unless data.shuffle_buffer says otherwise."""
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def hash_unit(rows: np.ndarray, seed: int) -> np.ndarray:
+    """A number in [0, 1) for each row number: splitmix64 of (seed, row), vectorised."""
+    with np.errstate(over="ignore"):
+        z = rows.astype(np.uint64) + np.uint64(seed & 0xFFFFFFFFFFFFFFFF) * _GOLDEN + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def split_indices(n: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Seeded permutation of ``n`` rows; held-out splits taken in the order given (test before
+    validation), the rest is ``train``. Each split's rows keep their original order."""
+    perm = np.random.default_rng(seed).permutation(n)
+    out: dict[str, np.ndarray] = {}
+    start = 0
+    for name, frac in fractions.items():
+        k = max(1, int(round(n * frac)))
+        out[name] = np.sort(perm[start:start + k])
+        start += k
+    out["train"] = np.sort(perm[start:])
+    return out
+
+
+def to_structure(mapped: Mapped, input_names: list[str], output_names: list[str], x_only: bool = False) -> Any:
+    """(x, y) or (x, y, sample_weight), single arrays for single-input/-output models, else dicts."""
+    x: Any = mapped.x[input_names[0]] if len(input_names) == 1 else {k: mapped.x[k] for k in input_names}
+    if x_only:
+        return x
+    y: Any = mapped.y[output_names[0]] if len(output_names) == 1 else {k: mapped.y[k] for k in output_names}
+    return (x, y) if mapped.sw is None else (x, y, mapped.sw)
+
+
+def _tensor(a: np.ndarray) -> tf.Tensor:
+    if a.dtype == object:
+        return tf.constant(a.astype(str).astype(object) if a.size and not isinstance(a.flat[0], (str, bytes)) else a, dtype=tf.string)
+    return tf.convert_to_tensor(a)
+
+
+def memory_dataset(structure: Any, size: int, *, batch_size: int, shuffle: bool = False, buffer: int | None = None,
+                   seed: int | None = None) -> tf.data.Dataset:
+    """Batches of ``structure`` (nested numpy arrays with ``size`` rows), shuffled by index when asked."""
+    tensors = tf.nest.map_structure(_tensor, structure)
+    ds = tf.data.Dataset.range(size)
+    if shuffle and size > 1:
+        ds = ds.shuffle(min(buffer or size, size), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda idx: tf.nest.map_structure(lambda t: tf.gather(t, idx), tensors),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _spec_of(a: np.ndarray, free: tuple[int | None, ...] | None = None) -> tf.TensorSpec:
+    dtype = tf.string if a.dtype == object else tf.as_dtype(a.dtype)
+    shape = list(a.shape[1:])
+    if free is not None and len(free) == len(shape):
+        shape = [None if f is None else s for s, f in zip(shape, free)]
+    return tf.TensorSpec(shape=(None, *shape), dtype=dtype)
+
+
+def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, float] | None, seed: int,
+                   input_names: list[str], output_names: list[str], batch_size: int, x_only: bool = False,
+                   shuffle: bool = False, buffer: int | None = None, shuffle_seed: int | None = None,
+                   cache: bool = False) -> tf.data.Dataset:
+    """A streamed split: rows whose hash falls in ``interval`` (all rows if None), read chunk by chunk."""
+    if x_only:
+        plan = Plan(plan.ctx, plan.inputs, [], None, plan.schema)
+    needed = plan.needed()
+    limit = stream.limit
+    empty = plan.empty()
+    signature = tf.nest.map_structure(_spec_of, to_structure(empty, input_names, output_names, x_only))
+
+    def chunks() -> Iterator[Any]:
+        offset = 0
+        for chunk in stream.chunks(needed):
+            n = len(next(iter(chunk.values())))
+            if limit is not None and offset + n > limit:
+                n = limit - offset
+                chunk = {k: v[:n] for k, v in chunk.items()}
+            if n <= 0:
+                break
+            if interval is not None:
+                u = hash_unit(np.arange(offset, offset + n), seed)
+                mask = (u >= interval[0]) & (u < interval[1])
+                chunk = {k: v[mask] for k, v in chunk.items()}
+                rows = np.flatnonzero(mask)
+            else:
+                rows = None
+            if len(next(iter(chunk.values()))):
+                mapped = plan.apply(chunk, row_offset=offset + (int(rows[0]) if rows is not None and len(rows) else 0))
+                yield to_structure(mapped, input_names, output_names, x_only)
+            offset += n
+            if limit is not None and offset >= limit:
+                break
+
+    ds = tf.data.Dataset.from_generator(chunks, output_signature=signature).unbatch()
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(buffer or STREAM_SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

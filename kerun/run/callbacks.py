@@ -1,0 +1,208 @@
+"""Callbacks kerun adds to every run: history files, progress, NaN detection, atomic checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from kerun.run.rundir import HISTORY_CSV, HISTORY_JSON, RunDir, atomic_path
+
+__all__ = ["AtomicModelCheckpoint", "HistoryWriter", "NanGuard", "Progress"]
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """history.csv and history.json rewritten atomically after every epoch.
+
+    On a resumed run the rows from the epoch training restarts at onwards are dropped first, so the
+    history has neither a gap nor a duplicate.
+    """
+
+    def __init__(self, run: RunDir) -> None:
+        super().__init__()
+        self.run = run
+        self.rows: list[dict[str, Any]] = []
+        self.started = False
+        path = run.file(HISTORY_JSON)
+        if path.is_file():
+            try:
+                self.rows = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                self.rows = []
+        self._t0 = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.started:
+            self.rows = [r for r in self.rows if r.get("epoch", 0) < epoch + 1]
+            self.started = True
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        row: dict[str, Any] = {"epoch": epoch + 1}
+        for key, value in (logs or {}).items():
+            row[key] = _float(value)
+        if "learning_rate" not in row:
+            lr = getattr(getattr(self.model, "optimizer", None), "learning_rate", None)
+            if lr is not None:
+                row["learning_rate"] = _float(keras.ops.convert_to_numpy(lr))
+        row["seconds"] = round(time.perf_counter() - self._t0, 4)
+        self.rows.append(row)
+        self.flush()
+
+    def flush(self) -> None:
+        if not self.run.writer:
+            return
+        self.run.write_json(HISTORY_JSON, self.rows)
+        keys: list[str] = []
+        for row in self.rows:
+            keys.extend(k for k in row if k not in keys)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys, restval="")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        self.run.write_text(HISTORY_CSV, buf.getvalue())
+
+
+class NanGuard(keras.callbacks.Callback):
+    """Stop at the first batch whose loss is NaN or infinite, and remember where."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch = 0
+        self.reason: str | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(_float(loss)):
+            self.reason = f"the loss became {_float(loss)} in epoch {self.epoch + 1}, batch {batch + 1}"
+            self.model.stop_training = True
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint whose file appears whole or not at all (written beside, then renamed)."""
+
+    def __init__(self, filepath: str | Path, **kwargs: Any) -> None:
+        super().__init__(str(filepath), **kwargs)
+        self._template = str(filepath)
+
+    def _save_model(self, epoch: int, batch: Any, logs: dict[str, Any]) -> None:  # type: ignore[override]
+        self.filepath = self._template
+        final = Path(self._get_file_path(epoch, batch, logs))
+        with atomic_path(final) as tmp:
+            self.filepath = str(tmp)
+            try:
+                super()._save_model(epoch, batch, logs)
+            finally:
+                self.filepath = self._template
+            if tmp.stat().st_size == 0:  # not an improvement: nothing was saved this time
+                raise _NotSaved()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        try:
+            super().on_epoch_end(epoch, logs)
+        except _NotSaved:
+            pass
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        try:
+            super().on_train_batch_end(batch, logs)
+        except _NotSaved:
+            pass
+
+
+class _NotSaved(Exception):
+    pass
+
+
+def _fmt(value: Any) -> str:
+    v = _float(value)
+    if v != v:
+        return "nan"
+    return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
+
+
+class Progress(keras.callbacks.Callback):
+    """Rich progress bars on a terminal; one line per epoch otherwise (CI logs); nothing if quiet."""
+
+    def __init__(self, *, epochs: int, steps: int | None, batch_size: int, mode: str = "auto", stream: Any = None) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.steps = steps
+        self.batch_size = batch_size
+        self.stream = stream or sys.stderr
+        if mode == "auto":
+            mode = "rich" if getattr(self.stream, "isatty", lambda: False)() else "plain"
+        self.mode = mode
+        self._progress: Any = None
+        self._task: Any = None
+        self._t0 = 0.0
+        self._seen = 0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.mode == "rich":
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+            self._progress = RichProgress(
+                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[metrics]}"),
+                console=Console(file=self.stream),
+                transient=False,
+            )
+            self._progress.start()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._t0 = time.perf_counter()
+        self._seen = 0
+        self._epoch = epoch
+        if self._progress is not None:
+            self._task = self._progress.add_task(
+                "train", total=self.steps, epoch=epoch + 1, epochs=self.epochs, rate="", metrics=""
+            )
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._seen = batch + 1
+        if self._progress is not None and self._task is not None:
+            elapsed = max(time.perf_counter() - self._t0, 1e-9)
+            rate = f"{self._seen * self.batch_size / elapsed:,.0f} samples/s"
+            metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in (logs or {}).items())
+            self._progress.update(self._task, completed=self._seen, rate=rate, metrics=metrics)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        elapsed = time.perf_counter() - self._t0
+        metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in (logs or {}).items() if k != "learning_rate")
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=self._seen, total=self._seen, metrics=metrics)
+        elif self.mode == "plain":
+            rate = self._seen * self.batch_size / elapsed if elapsed > 0 else 0.0
+            self.stream.write(f"epoch {epoch + 1}/{self.epochs}  {metrics}  ({elapsed:.1f}s, {rate:,.0f} samples/s)\n")
+            self.stream.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

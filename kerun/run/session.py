@@ -1,0 +1,240 @@
+"""One training session: build, read data, adapt, compile, fit, save, evaluate, report."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from kerun.build.model import BuiltModel, build_model
+from kerun.build.objects import at, make_object
+from kerun.errors import RunError
+from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress
+from kerun.run.rundir import BACKUP, BEST_FILE, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
+from kerun.spec import LoadedSpec
+
+if TYPE_CHECKING:
+    from kerun.run.train import RunResult, TrainOptions
+
+__all__ = ["TrainingSession", "compile_model", "model_summary"]
+
+# steps_per_execution when the spec says "auto": the most steps per call into TensorFlow that
+# benchmarks/ showed paying off, capped at the steps of one epoch (see README, Performance).
+AUTO_STEPS_PER_EXECUTION = 32
+_PATH_ARGS = {"ModelCheckpoint": "filepath", "TensorBoard": "log_dir", "CSVLogger": "filename", "BackupAndRestore": "backup_dir"}
+_PATH_DEFAULTS = {"ModelCheckpoint": BEST_FILE, "TensorBoard": "tensorboard", "CSVLogger": "keras_log.csv", "BackupAndRestore": BACKUP}
+
+
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, line_break=True: lines.append(line), expand_nested=True, line_length=110)
+    return "\n".join(lines) + "\n"
+
+
+def _per_output(value: Any, kind: str, outputs: list[str], *, lists: bool) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict) and "type" not in value:
+        out = {}
+        for key, sub in value.items():
+            if lists:
+                sub = sub if isinstance(sub, list) else [sub]
+                out[key] = [make_object(kind, s) for s in sub]
+            else:
+                out[key] = make_object(kind, sub)
+        return out
+    if isinstance(value, list):
+        return [make_object(kind, v) for v in value]
+    obj = make_object(kind, value)
+    return [obj] if lists else obj
+
+
+def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int | None) -> None:
+    """``model.compile`` with the spec's settings; errors arrive at the compile section's line."""
+    c = loaded.spec.compile
+    doc = loaded.doc
+    if c.loss is None:
+        raise RunError(
+            "training needs a loss, and compile.loss is not set",
+            location=doc.locate(("compile",)),
+            path=("compile", "loss"),
+            hint="for example loss: sparse_categorical_crossentropy",
+        )
+    with at(doc.locate(("compile", "optimizer")), ("compile", "optimizer"), "optimizer"):
+        optimizer = make_object("optimizer", c.optimizer)
+    with at(doc.locate(("compile", "loss")), ("compile", "loss"), "loss"):
+        loss = _per_output(c.loss, "loss", built.output_names, lists=False)
+    with at(doc.locate(("compile", "metrics")), ("compile", "metrics"), "metrics"):
+        metrics = _per_output(c.metrics, "metric", built.output_names, lists=True)
+    spe: Any = c.steps_per_execution
+    if spe == "auto":
+        spe = min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch) if steps_per_epoch else AUTO_STEPS_PER_EXECUTION
+    with at(doc.locate(("compile",)), ("compile",), "compile"):
+        built.model.compile(
+            optimizer=optimizer,
+            loss=loss,
+            loss_weights=c.loss_weights,
+            metrics=metrics,
+            jit_compile=c.jit_compile,
+            steps_per_execution=max(1, int(spe)),
+        )
+
+
+def adapt_layers(built: BuiltModel, adapt_data: Any) -> None:
+    """Adapt preprocessing layers on the training split only (what feeds each layer)."""
+    if not built.adapt:
+        return
+    model = built.model
+    inputs = list(model.inputs)
+    for layer in built.adapt:
+        try:
+            layer_input = layer.input
+        except (AttributeError, ValueError):
+            layer_input = None
+        data = adapt_data()
+        if layer_input is not None and any(layer_input is t for t in inputs):
+            if len(inputs) > 1:
+                name = next(n for n, t in zip(built.input_names, inputs) if t is layer_input)
+                data = data.map(lambda x, _n=name: x[_n])
+        elif layer_input is not None:
+            feature = keras.Model(model.inputs if len(inputs) > 1 else inputs[0], layer_input)
+            data = data.map(lambda x: feature(x, training=False))
+        layer.adapt(data)
+
+
+class TrainingSession:
+    def __init__(self, loaded: LoadedSpec, run: RunDir, options: "TrainOptions") -> None:
+        self.loaded = loaded
+        self.run_dir = run
+        self.options = options
+        self.history: HistoryWriter | None = None
+        self.progress: Progress | None = None
+
+    def stage(self, name: str) -> None:
+        if self.options.on_stage is not None:
+            self.options.on_stage(name)
+
+    def epochs_done(self) -> int:
+        return len(self.history.rows) if self.history else 0
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+    # -- callbacks ---------------------------------------------------------------------------
+
+    def _in_run(self, value: Any, key: str) -> Path:
+        path = Path(str(value))
+        target = (self.run_dir.path / path).resolve() if not path.is_absolute() else path.resolve()
+        if self.run_dir.path.resolve() not in (target, *target.parents):
+            raise RunError(
+                f"{key}: {value!r} would write outside the run folder",
+                hint="callback paths are relative to the run folder; leave them out to use the default",
+            )
+        return target
+
+    def user_callbacks(self) -> list[keras.callbacks.Callback]:
+        out: list[keras.callbacks.Callback] = []
+        doc = self.loaded.doc
+        for i, cb in enumerate(self.loaded.spec.train.callbacks):
+            path = ("train", "callbacks", i)
+            config = {"type": cb} if isinstance(cb, str) else dict(cb)
+            from kerun.spec import catalog
+
+            info = catalog.lookup("callback", str(config["type"]))
+            name = info.name if info else str(config["type"])
+            with at(doc.locate(path), path, name):
+                if name in _PATH_ARGS:
+                    arg = _PATH_ARGS[name]
+                    config[arg] = str(self._in_run(config.get(arg, _PATH_DEFAULTS[name]), f"train.callbacks[{i}].{arg}"))
+                if name == "ModelCheckpoint":
+                    kwargs = {k: v for k, v in config.items() if k not in ("type", "filepath")}
+                    if not self.run_dir.writer:
+                        continue
+                    out.append(AtomicModelCheckpoint(config["filepath"], **kwargs))
+                elif name == "BackupAndRestore":
+                    continue  # every run has one already, in the run folder
+                elif name == "TensorBoard" and not self.run_dir.writer:
+                    continue
+                else:
+                    out.append(make_object("callback", config))
+        return out
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> "RunResult":
+        from kerun.data import load_datasets
+        from kerun.run.distribute import strategy_scope
+        from kerun.run.plots import plot_curves
+        from kerun.run.train import RunResult
+
+        loaded, run, options = self.loaded, self.run_dir, self.options
+        spec = loaded.spec
+        with strategy_scope(loaded):
+            self.stage("build")
+            built = build_model(loaded)
+            self.stage("data")
+            data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
+            adapt_layers(built, data.adapt)
+            self.stage("build")
+            batch = spec.train.batch_size
+            steps = options.steps or spec.train.steps_per_epoch
+            train_size = data.sizes.get("train")
+            steps_per_epoch = steps or (math.ceil(train_size / batch) if train_size else None)
+            compile_model(loaded, built, steps_per_epoch=steps_per_epoch)
+        run.write_text(SUMMARY, model_summary(built.model))
+
+        epochs = options.epochs or spec.train.epochs
+        self.history = HistoryWriter(run)
+        nan_guard = NanGuard()
+        callbacks: list[keras.callbacks.Callback] = [
+            keras.callbacks.BackupAndRestore(str(run.file(BACKUP)), save_freq="epoch", delete_checkpoint=False),
+            nan_guard,
+            self.history,
+            *self.user_callbacks(),
+        ]
+        if options.progress != "quiet":
+            self.progress = Progress(epochs=epochs, steps=steps_per_epoch, batch_size=batch, mode=options.progress)
+            callbacks.append(self.progress)
+        self.stage("train")
+        with at(loaded.doc.locate(("train",)), ("train",), "training"):
+            built.model.fit(
+                data.train,
+                validation_data=data.validation,
+                epochs=epochs,
+                steps_per_epoch=steps,
+                validation_steps=spec.train.validation_steps if data.validation is not None else None,
+                class_weight=spec.train.class_weight,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        self.close()
+        if nan_guard.reason:
+            raise RunError(
+                f"training stopped: {nan_guard.reason}",
+                hint="lower the learning rate, scale the inputs, or add clipnorm to the optimizer; "
+                f"the last good epoch is backed up in {run.file(BACKUP)}" + (f" and the best model in {run.file(BEST_FILE)}" if run.file(BEST_FILE).exists() else ""),
+            )
+        self.stage("save")
+        run.save_model(built.model, MODEL_FILE)
+        self.stage("evaluate")
+        metrics: dict[str, dict[str, float]] = {}
+        for split in ("train", "validation", "test"):
+            ds = getattr(data, split)
+            if ds is None:
+                continue
+            steps_eval = options.steps if options.steps else None
+            values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
+            metrics[split] = {k: float(v) for k, v in values.items()}
+        run.write_json(METRICS, metrics)
+        if run.writer and self.history.rows:
+            with contextlib.suppress(Exception):  # a plot is a convenience; never fail a run on it
+                run.write_with(CURVES, lambda p: plot_curves(self.history.rows, p))
+        shutil.rmtree(run.file(BACKUP), ignore_errors=True)
+        run.finish("completed", epochs_completed=len(self.history.rows), metrics=metrics)
+        return RunResult(run_dir=run.path, status="completed", metrics=metrics, epochs=len(self.history.rows),
+                         built=built, datasets=data)

@@ -1,0 +1,161 @@
+"""``kerun train``: from a checked spec to a trained model and a complete run directory.
+
+``train_file(path, overrides)`` loads and checks the spec and calls ``train(loaded)``; the CLI only
+parses and renders. Training is guarded: an exception marks the run ``failed`` with the error in
+the manifest, Ctrl-C or SIGTERM mark it ``interrupted``, and ``--resume`` continues either from the
+last backed-up epoch in the same folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from kerun.errors import KerunError, RunError
+from kerun.spec import LoadedSpec, load_spec
+
+__all__ = ["RunResult", "TrainOptions", "train", "train_file"]
+
+
+@dataclass
+class TrainOptions:
+    runs_dir: Path = Path("runs")
+    resume: Path | None = None
+    progress: str = "auto"  # auto | rich | plain | quiet
+    limit: int | None = None  # examples per split (smoke runs)
+    steps: int | None = None  # steps per epoch (smoke runs)
+    epochs: int | None = None
+    synthetic: bool = False
+    run_id: str | None = None
+    on_stage: Callable[[str], None] | None = None  # told "build", "data", "train", "save", "evaluate"
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    epochs: int = 0
+    error: str | None = None
+    seconds: float = 0.0
+    built: Any = field(default=None, repr=False)  # the trained BuiltModel, for callers in this process
+    datasets: Any = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_dir": str(self.run_dir),
+            "status": self.status,
+            "epochs": self.epochs,
+            "metrics": self.metrics,
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class Interrupted(KerunError):
+    """Training was stopped by Ctrl-C or SIGTERM; the run can be resumed."""
+
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread, like Ctrl-C, so both stop cleanly."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def train_file(path: str | Path, overrides: Sequence[str] = (), options: TrainOptions | None = None) -> RunResult:
+    return train(load_spec(path, overrides), options or TrainOptions())
+
+
+def _same_model(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = ("model", "models", "plugins")
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
+    """Train the spec; return the run's result. Raises KerunError on failure (the run records it)."""
+    options = options or TrainOptions()
+    from kerun.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()
+    from kerun.run.rundir import RunDir
+    from kerun.run.session import TrainingSession
+
+    if options.resume is not None:
+        run = RunDir.open(options.resume)
+        if run.manifest.get("status") == "completed":
+            raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
+        from kerun.spec.loader import load_document
+
+        previous = load_document(run.file("spec.yaml")).data
+        if not _same_model(previous, loaded.data):
+            raise RunError(
+                "the spec's model differs from the run's; a resumed run must train the same model",
+                hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
+            )
+    else:
+        run = RunDir.create(options.runs_dir, loaded.name, run_id=options.run_id, writer=_is_chief(loaded))
+        run.write_text("spec.yaml", loaded.to_yaml())
+    run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed)
+    t0 = time.perf_counter()
+    session = TrainingSession(loaded, run, options)
+    try:
+        with _sigterm_as_interrupt():
+            result = session.run()
+    except KeyboardInterrupt:
+        session.close()
+        epochs = session.epochs_done()
+        run.finish("interrupted", error="interrupted by the user or a signal", epochs_completed=epochs)
+        raise Interrupted(
+            f"training interrupted after {epochs} complete epoch{'s' if epochs != 1 else ''}; the run is kept",
+            hint=f"continue it with: kerun train --resume {run.path}",
+        ) from None
+    except KerunError as exc:
+        session.close()
+        run.finish("failed", error=exc.render(), epochs_completed=session.epochs_done())
+        raise
+    except Exception as exc:
+        session.close()
+        run.finish("failed", error=f"{type(exc).__name__}: {exc}", epochs_completed=session.epochs_done())
+        raise
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _is_chief(loaded: LoadedSpec) -> bool:
+    if loaded.spec.distribute.strategy != "multi_worker_mirrored":
+        return True
+    import json
+
+    config = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = config.get("task", {})
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    has_chief = "chief" in config.get("cluster", {})
+    return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
+
+
+def finite(value: Any) -> float | None:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None

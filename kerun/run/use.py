@@ -1,0 +1,216 @@
+"""``kerun eval`` and ``kerun predict``: a finished run's model, used again, months later.
+
+The run folder's own ``spec.yaml`` says how data becomes inputs (relative paths resolve from the
+folder of the spec the run was trained from); the model is loaded with Keras's ``safe_mode``, so a
+saved model that carries Python code (a ``Lambda``) is refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerun.errors import DataError, RunError
+from kerun.run.rundir import MODEL_FILE, RunDir, atomic_path
+from kerun.spec import LoadedSpec, load_spec
+
+__all__ = ["evaluate_run", "load_run", "predict_run"]
+
+
+def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
+    """The run, its spec as used, and a BuiltModel around its saved model."""
+    from kerun.tfenv import quiet_tensorflow
+
+    quiet_tensorflow()
+    import keras
+
+    from kerun.build.model import BuiltModel
+    from kerun.build.plugins import load_plugins
+
+    run = RunDir.open(run_dir)
+    origin = run.manifest.get("spec_path")
+    root = Path(origin).parent if origin else None
+    loaded = load_spec(run.file("spec.yaml"), root=root)
+    model_path = run.file(MODEL_FILE)
+    if not model_path.is_file():
+        raise RunError(
+            f"the run {run_dir} has no {MODEL_FILE} (status: {run.manifest.get('status')})",
+            hint="only a completed run has a final model; resume it with kerun train --resume",
+        )
+    load_plugins(loaded)
+    try:
+        model = keras.models.load_model(model_path, safe_mode=True, compile=True)
+    except (ValueError, TypeError, OSError) as exc:
+        raise RunError(f"cannot load {model_path}: {exc}") from None
+    spec_model = loaded.spec.model
+    outputs = spec_model.output_names() or list(getattr(model, "output_names", []) or ["output"])
+    built = BuiltModel(model=model, input_names=list(spec_model.inputs), output_names=outputs)
+    return run, loaded, built
+
+
+def _with_source(loaded: LoadedSpec, source_file: Path) -> LoadedSpec:
+    """The run's spec with ``data.train`` replaced by the source in ``source_file`` and no hold-outs."""
+    from kerun.spec import dump_yaml, spec_from_text
+    from kerun.spec.loader import load_document
+
+    source = load_document(source_file).data
+    data = dict(loaded.data)
+    data["data"] = {**data.get("data", {}), "train": source}
+    data["data"].pop("validation", None)
+    data["data"].pop("test", None)
+    text = dump_yaml(data)
+    return spec_from_text(text, file=str(source_file.resolve()))
+
+
+def _confusion(model: Any, ds: Any, output_names: list[str]) -> tuple[list[list[int]], int] | None:
+    """The confusion matrix of a single-output classifier, or None for anything else."""
+    if len(output_names) != 1:
+        return None
+    width = model.outputs[0].shape[-1]
+    y_true: list[np.ndarray] = []
+    y_pred: list[np.ndarray] = []
+    for batch in ds:
+        x, y = batch[0], batch[1]
+        p = np.asarray(model.predict_on_batch(x))
+        y = np.asarray(y)
+        if width is None:
+            return None
+        if width == 1:
+            if not np.all((p >= 0) & (p <= 1)):
+                return None
+            y_pred.append((p.reshape(-1) > 0.5).astype(int))
+            y_true.append(y.reshape(-1).astype(int))
+        else:
+            y_pred.append(p.reshape(-1, width).argmax(axis=-1))
+            y_true.append(y.reshape(-1, width).argmax(axis=-1) if y.ndim >= 2 and y.shape[-1] == width else y.reshape(-1).astype(int))
+    if not y_true:
+        return None
+    t, pr = np.concatenate(y_true), np.concatenate(y_pred)
+    if not np.allclose(t, np.round(t)):
+        return None
+    n = max(int(width if width and width > 1 else 2), int(t.max()) + 1, int(pr.max()) + 1)
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (t.astype(int), pr.astype(int)), 1)
+    return matrix.tolist(), n
+
+
+def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None = None) -> dict[str, Any]:
+    """Metrics of the run's model on one split (or on another source); written into the run."""
+    from kerun.data import load_datasets
+    from kerun.run.plots import plot_confusion
+
+    run, loaded, built = load_run(run_dir)
+    label = split
+    if data_file is not None:
+        loaded = _with_source(loaded, data_file)
+        split, label = "train", f"data-{data_file.stem}"
+    data = load_datasets(loaded, built)
+    ds = getattr(data, split)
+    if ds is None:
+        have = [s for s in ("train", "validation", "test") if getattr(data, s) is not None]
+        raise DataError(
+            f"the run's spec has no {split} split",
+            hint=f"splits available: {', '.join(have)}; or give --data SOURCE.yaml",
+        )
+    metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
+    result: dict[str, Any] = {"split": label, "examples": data.sizes.get(split), "metrics": {k: float(v) for k, v in metrics.items()}}
+    confusion = _confusion(built.model, ds, built.output_names)
+    if confusion is not None:
+        matrix, n = confusion
+        names = data.class_names if data.class_names and len(data.class_names) == n else [str(i) for i in range(n)]
+        result["confusion_matrix"] = {"labels": names, "matrix": matrix}
+        run.write_with(f"confusion-{label}.png", lambda p: plot_confusion(matrix, names, p))
+    run.write_json(f"eval-{label}.json", result)
+    return result
+
+
+def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, batch_size: int | None = None) -> dict[str, Any]:
+    """Predictions for every example of ``input_path``, batch by batch, written to ``output``."""
+    from kerun.data import read_inputs
+
+    run, loaded, built = load_run(run_dir)
+    batch = batch_size or loaded.spec.train.batch_size
+    if not input_path.exists():
+        raise DataError(f"no such input file: {input_path}")
+    ds, _ = read_inputs(loaded, built, input_path, batch_size=batch)
+    output = output or run.file(f"predictions-{input_path.stem}.csv")
+    suffix = output.suffix.lower()
+    if suffix not in (".csv", ".npy", ".npz", ".parquet"):
+        raise RunError(f"cannot write predictions to {output.name}: use .csv, .npy, .npz or .parquet")
+    names = built.output_names
+    rows = 0
+    with atomic_path(output) as tmp:
+        writer = _Writer(tmp, suffix, names)
+        try:
+            for x in ds:
+                pred = built.model.predict_on_batch(x)
+                if not isinstance(pred, dict):
+                    pred = {names[0]: pred} if not isinstance(pred, (list, tuple)) else dict(zip(names, pred))
+                arrays = {k: np.asarray(v) for k, v in pred.items()}
+                writer.write(arrays)
+                rows += len(next(iter(arrays.values())))
+        finally:
+            writer.close()
+    return {"output": str(output), "rows": rows, "outputs": names}
+
+
+class _Writer:
+    """Writes prediction batches as they come: CSV rows, Parquet row groups, or .npy/.npz at the end."""
+
+    def __init__(self, path: Path, suffix: str, names: list[str]) -> None:
+        self.path, self.suffix, self.names = path, suffix, names
+        self.chunks: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        self._csv: Any = None
+        self._parquet: Any = None
+        self._header = False
+
+    def _columns(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        cols: dict[str, np.ndarray] = {}
+        for name, arr in arrays.items():
+            flat = arr.reshape(len(arr), -1)
+            if flat.shape[1] == 1:
+                cols[name] = flat[:, 0]
+            else:
+                for i in range(flat.shape[1]):
+                    cols[f"{name}_{i}"] = flat[:, i]
+                cols[f"{name}_class"] = flat.argmax(axis=1)
+        return cols
+
+    def write(self, arrays: dict[str, np.ndarray]) -> None:
+        if self.suffix in (".npy", ".npz"):
+            for k, v in arrays.items():
+                self.chunks.setdefault(k, []).append(v)
+            return
+        cols = self._columns(arrays)
+        if self.suffix == ".csv":
+            import csv
+
+            if self._csv is None:
+                self._fh = open(self.path, "w", newline="", encoding="utf-8")
+                self._csv = csv.writer(self._fh)
+                self._csv.writerow(list(cols))
+            self._csv.writerows(zip(*[c.tolist() for c in cols.values()]))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.table(cols)
+            if self._parquet is None:
+                self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet.write_table(table)
+
+    def close(self) -> None:
+        if self._csv is not None:
+            self._fh.close()
+        if self._parquet is not None:
+            self._parquet.close()
+        if self.suffix == ".npy":
+            if len(self.chunks) > 1:
+                raise RunError("a model with several outputs writes .npz, .csv or .parquet, not .npy")
+            np.save(self.path, np.concatenate(next(iter(self.chunks.values()))))
+        elif self.suffix == ".npz":
+            with open(self.path, "wb") as fh:
+                np.savez(fh, **{k: np.concatenate(v) for k, v in self.chunks.items() if v})
+

@@ -1,0 +1,3 @@
+"""Fixtures for the kerun.data tests (helpers live in datahelpers.py)."""
+
+from datahelpers import table_csv  # noqa: F401  (fixture)

@@ -1,0 +1,107 @@
+"""The command line: exit codes and output of the TensorFlow-free commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from conftest import EXAMPLES, SPECS
+from kerun.cli import app
+
+runner = CliRunner()
+BAD = Path(__file__).parent / "spec" / "invalid"
+
+
+def test_all_examples_validate() -> None:
+    result = runner.invoke(app, ["validate", str(SPECS)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert f"{len(EXAMPLES)} of {len(EXAMPLES)} specs valid" in result.stdout
+
+
+def test_validate_mixed_files_reports_every_problem_and_exits_2() -> None:
+    result = runner.invoke(app, ["validate", str(EXAMPLES[0]), str(BAD / "misspelt_layer.yaml"), str(BAD / "negative_epochs.yaml")])
+    assert result.exit_code == 2
+    assert "unknown layer type 'Conv2d'" in result.stdout and "unknown layer type 'Flaten'" in result.stdout
+    assert "train.epochs: expected a positive integer, got -5" in result.stdout
+    assert "1 of 3 specs valid" in result.stderr
+
+
+def test_validate_json_format() -> None:
+    result = runner.invoke(app, ["validate", "--format", "json", str(BAD / "references.yaml"), str(EXAMPLES[0])])
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    bad, good = data["specs"]
+    assert good["valid"] is True and good["problems"] == []
+    first = bad["problems"][0]
+    assert set(first) == {"file", "line", "column", "path", "message", "hint"}
+    assert [p["line"] for p in bad["problems"]] == sorted(p["line"] for p in bad["problems"])
+
+
+def test_validate_github_format() -> None:
+    result = runner.invoke(app, ["validate", "--format", "github", str(BAD / "negative_epochs.yaml")])
+    assert result.exit_code == 2
+    line = result.stdout.strip()
+    assert line.startswith("::error file=") and ",line=5,col=17::train.epochs: expected a positive integer" in line
+
+
+def test_validate_with_override(tmp_path: Path) -> None:
+    spec = SPECS / "iris_mlp.yaml"
+    ok = runner.invoke(app, ["validate", str(spec), "--set", "train.epochs=3"])
+    assert ok.exit_code == 0
+    bad = runner.invoke(app, ["validate", str(spec), "--set", "train.epochs=-1"])
+    assert bad.exit_code == 2
+    assert "--set train.epochs=-1: train.epochs: expected a positive integer, got -1" in bad.stdout
+    missing = runner.invoke(app, ["validate", str(spec), "--set", "model.layers.hiden.units=3"])
+    assert missing.exit_code == 2 and "did you mean 'hidden'" in missing.stdout
+
+
+def test_validate_missing_file() -> None:
+    result = runner.invoke(app, ["validate", "no/such/spec.yaml"])
+    assert result.exit_code == 2
+    assert "no/such/spec.yaml: no such file" in result.stdout
+
+
+def test_explain_fills_defaults() -> None:
+    result = runner.invoke(app, ["explain", str(SPECS / "iris_mlp.yaml")])
+    assert result.exit_code == 0, result.stderr
+    data = yaml.safe_load(result.stdout)
+    assert data["train"]["shuffle"] is True  # a kerun default
+    assert data["compile"]["jit_compile"] == "auto"
+    hidden = data["model"]["layers"][1]
+    assert hidden["units"] == 32 and hidden["use_bias"] is True and hidden["kernel_initializer"] == "glorot_uniform"
+    assert data["data"]["targets"] == {"encoding": "one_hot"} or "one_hot" in json.dumps(data["data"]["targets"])
+
+
+def test_explain_of_invalid_spec_exits_2() -> None:
+    result = runner.invoke(app, ["explain", str(BAD / "negative_epochs.yaml")])
+    assert result.exit_code == 2
+    assert "negative_epochs.yaml:5:17" in result.stderr
+
+
+def test_schema_lists_layers_and_their_arguments() -> None:
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    layer = schema["$defs"]["LayerSpec"]
+    assert "Conv2D" in layer["properties"]["type"]["examples"]
+    dense = next(b for b in layer["allOf"] if b["if"]["properties"]["type"]["const"] == "Dense")
+    assert "units" in dense["then"]["properties"] and dense["then"]["required"] == ["units"]
+    assert "model" in schema["required"]
+
+
+def test_schema_validates_the_examples(tmp_path: Path) -> None:
+    import jsonschema
+    schema = json.loads(runner.invoke(app, ["schema"]).stdout)
+    for spec in EXAMPLES:
+        jsonschema.validate(yaml.safe_load(spec.read_text()), schema)
+
+
+def test_help_lists_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("validate", "schema", "explain", "train", "eval", "predict", "check", "summary", "runs"):
+        assert cmd in result.stdout
