@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, SPECS
+from kerun_testing import EXAMPLES, SPECS
 from kerun.cli import app
 
 runner = CliRunner()

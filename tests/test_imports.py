@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import EXAMPLES, ROOT
+from kerun_testing import EXAMPLES, ROOT
 
 HEAVY = ("tensorflow", "keras", "tf_keras", "numpy", "pandas", "jax", "torch")
 

@@ -22,14 +22,14 @@ import tensorflow as tf
 from pydantic import TypeAdapter, ValidationError
 
 from kerun.data._common import Arrays, SourceContext, TableStream
-from kerun.data.mapping import Mapped, Plan, resolve_plan, schema_of, Schema
-from kerun.data.pipeline import hash_unit, memory_dataset, split_indices, stream_dataset, to_structure
+from kerun.data.mapping import Mapped, Plan, Schema, resolve_plan, schema_of
+from kerun.data.pipeline import memory_dataset, split_indices, stream_dataset, stream_error, to_structure
 from kerun.data.synthetic import synthetic_arrays as _synthetic_arrays
 from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.data import SplitSpec
 
-__all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "synthetic_arrays"]
+__all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "stream_error", "synthetic_arrays"]
 
 STREAM_THRESHOLD = 256 * 1024 * 1024
 """CSV/Parquet files larger than this many bytes are streamed (unless the source says ``stream:``)."""

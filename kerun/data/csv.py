@@ -136,38 +136,63 @@ def read_csv(ctx: SourceContext, limit: int | None = None) -> Arrays:
 
 
 def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int | None = None) -> TableStream:
-    """The file as a :class:`TableStream`; column types come from the first block (integers read as float64)."""
+    """The file as a :class:`TableStream` read with pandas' C parser in chunks of about ``block_size``
+    bytes (pyarrow's streaming reader grows with the file; pandas' chunked reader stays flat).
+    Column types come from the first rows (integers are read as float64, so later blocks agree)."""
+    import pandas as pd
+
     spec = ctx.spec
     path = ctx.file()
     header = _header(ctx, path, spec.delimiter)
     columns = _check_columns(ctx, spec.columns, header)
     bs = block_size or BLOCK_SIZE
-    ro, po, co = _options(spec.delimiter, columns, bs)
+    with open(path, "rb") as f:
+        sample = f.read(min(bs, 1 << 20))
+    line_bytes = max(1, len(sample) // max(1, sample.count(b"\n")))
+    rows_per_chunk = max(64, bs // line_bytes)
     try:
-        reader = pacsv.open_csv(path, read_options=ro, parse_options=po, convert_options=co)
-        schema = reader.schema
-        reader.close()
-    except pa.ArrowInvalid as e:
-        raise _arrow_error(ctx, path, spec.delimiter, e) from None
-    types: dict[str, pa.DataType] = {}
-    for f in schema:
-        t = f.type
-        if pa.types.is_integer(t) or pa.types.is_null(t) or pa.types.is_boolean(t):
-            t = pa.float64()
-        types[f.name] = t
-    dtypes = {name: (np.dtype(object) if pa.types.is_string(t) or pa.types.is_large_string(t) else np.dtype(t.to_pandas_dtype()))
-              for name, t in types.items()}
+        first = pd.read_csv(path, sep=spec.delimiter, usecols=columns, nrows=1000, engine="c", encoding="utf-8-sig")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise _pandas_error(ctx, path, spec.delimiter, e) from None
+    first.columns = [str(c).strip() for c in first.columns]
+    dtypes: dict[str, np.dtype] = {}
+    for name in first.columns:
+        kind = first[name].dtype.kind
+        dtypes[name] = np.dtype(np.float64) if kind in "iufb" else np.dtype(object)
+    order = [c for c in header if c in dtypes]
 
     def chunks(wanted: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
-        cols = list(wanted) if wanted is not None else list(types)
-        ro2, po2, co2 = _options(spec.delimiter, cols, bs, {c: types[c] for c in cols})
+        cols = list(wanted) if wanted is not None else order
+        conv = {c: (str if dtypes[c] == object else np.float64) for c in cols}
         try:
-            r = pacsv.open_csv(path, read_options=ro2, parse_options=po2, convert_options=co2)
-            with r:
-                for batch in r:
-                    if batch.num_rows:
-                        yield {c: column_to_numpy(batch.column(c)) for c in cols}
-        except pa.ArrowInvalid as e:
-            raise _arrow_error(ctx, path, spec.delimiter, e) from None
+            reader = pd.read_csv(path, sep=spec.delimiter, usecols=cols, dtype=conv, chunksize=rows_per_chunk,
+                                 engine="c", encoding="utf-8-sig", keep_default_na=True)
+            with reader:
+                for frame in reader:
+                    frame.columns = [str(c).strip() for c in frame.columns]
+                    out = {}
+                    for c in cols:
+                        arr = frame[c].to_numpy()
+                        if dtypes[c] == object:
+                            arr = np.where(pd.isna(arr), "", arr).astype(object) if frame[c].hasnans else arr.astype(object)
+                        out[c] = arr
+                    yield out
+        except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            raise _pandas_error(ctx, path, spec.delimiter, e) from None
 
-    return TableStream(columns=list(types), dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit)
+    return TableStream(columns=order, dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit)
+
+
+def _pandas_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception) -> Exception:
+    import re
+
+    msg = str(e)
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+    if m:
+        expected, line, got = m.groups()
+        return ctx.error(f"{path}: row at line {line} has {got} fields, the header has {expected}", "path",
+                         hint="every row needs one value per header column (quote values that contain the delimiter)")
+    if "could not convert" in msg or "Unable to parse" in msg or "invalid literal" in msg:
+        return ctx.error(f"{path}: a numeric column holds text: {msg}", "path",
+                         hint="a column changes type part-way through the file (text among numbers?)")
+    return ctx.error(f"{path}: cannot parse the file: {msg}", "path")

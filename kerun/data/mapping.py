@@ -442,7 +442,9 @@ def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             col = p.fields[int(np.flatnonzero(np.isnan(arr.reshape(n, -1)[i]))[0])] if p.stack else p.fields[0]
-            raise ctx.error(f"missing value in column {col!r} at data row {row_offset + i + 1} (for {what})",
+            row = row_offset + i + 1
+            line = f" (line {row + 1} of the file: an empty value or a short row)" if getattr(ctx.spec, "type", None) == "csv" else ""
+            raise ctx.error(f"missing value in column {col!r} at data row {row}{line} (for {what})",
                             hint="fill or drop missing values before training")
     if p.offset is not None or p.scale is not None:
         arr = arr.astype(work, copy=not p.stack)

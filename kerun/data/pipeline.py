@@ -16,8 +16,29 @@ import tensorflow as tf
 
 from kerun.data._common import TableStream
 from kerun.data.mapping import Mapped, Plan
+from kerun.errors import DataError
 
-__all__ = ["STREAM_SHUFFLE_BUFFER", "hash_unit", "memory_dataset", "split_indices", "stream_dataset"]
+__all__ = ["STREAM_SHUFFLE_BUFFER", "hash_unit", "memory_dataset", "split_indices", "stream_dataset", "stream_error"]
+
+_STREAM_ERRORS: list[DataError] = []
+
+
+def stream_error(exc: BaseException) -> DataError | None:
+    """The DataError behind a TensorFlow error raised while iterating a streamed dataset, if any.
+
+    tf.data turns exceptions raised inside a generator into ``tf.errors.OpError`` (the original
+    text kept in the message); callers of ``fit``/``predict`` re-raise the located DataError with::
+
+        except tf.errors.OpError as e:
+            raise (stream_error(e) or e) from None
+    """
+    if isinstance(exc, DataError):
+        return exc
+    text = str(exc)
+    for err in reversed(_STREAM_ERRORS):
+        if err.message in text:
+            return err
+    return None
 
 STREAM_SHUFFLE_BUFFER = 10_000
 """Examples in the shuffle buffer of a streamed split unless data.shuffle_buffer says otherwise."""
@@ -100,6 +121,13 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
     signature = tf.nest.map_structure(_spec_of, to_structure(empty, input_names, output_names, x_only))
 
     def chunks() -> Iterator[Any]:
+        try:
+            yield from _chunks()
+        except DataError as e:
+            _STREAM_ERRORS[:] = [*_STREAM_ERRORS[-7:], e]
+            raise
+
+    def _chunks() -> Iterator[Any]:
         offset = 0
         for chunk in stream.chunks(needed):
             n = len(next(iter(chunk.values())))

@@ -38,6 +38,23 @@ CURVES = "curves.png"
 BACKUP = "backup"
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def command_line() -> list[str]:
+    """How this process was started, as the user typed it."""
+    argv = list(sys.argv)
+    if argv and (argv[0].endswith("__main__.py") or os.path.basename(argv[0]) == "kerun"):
+        argv[0] = "kerun"
+    return argv
+
+
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -55,6 +72,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; run files are as readable as any other
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:
@@ -169,11 +187,11 @@ class RunDir:
         now = utc_now()
         resumes = self.manifest.get("resumes", [])
         if self.manifest.get("status") not in (None, "created"):
-            resumes = [*resumes, {"at": now, "from_status": self.manifest.get("status"), "command": sys.argv}]
+            resumes = [*resumes, {"at": now, "from_status": self.manifest.get("status"), "command": command_line()}]
         self.manifest.update(
             {
                 "status": "running",
-                "command": self.manifest.get("command", sys.argv),
+                "command": self.manifest.get("command", command_line()),
                 "spec_path": str(spec_path.resolve()),
                 "overrides": list(overrides),
                 "seed": seed,

@@ -6,7 +6,7 @@ import contextlib
 import math
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import keras
 
@@ -106,6 +106,20 @@ def adapt_layers(built: BuiltModel, adapt_data: Any) -> None:
         layer.adapt(data)
 
 
+@contextlib.contextmanager
+def _data_errors() -> Iterator[None]:
+    """A DataError raised inside a streaming input pipeline reaches fit as a TensorFlow error:
+    turn it back into the located DataError."""
+    import tensorflow as tf
+
+    from kerun.data import stream_error
+
+    try:
+        yield
+    except tf.errors.OpError as exc:
+        raise (stream_error(exc) or exc) from None
+
+
 class TrainingSession:
     def __init__(self, loaded: LoadedSpec, run: RunDir, options: "TrainOptions") -> None:
         self.loaded = loaded
@@ -201,7 +215,7 @@ class TrainingSession:
             self.progress = Progress(epochs=epochs, steps=steps_per_epoch, batch_size=batch, mode=options.progress)
             callbacks.append(self.progress)
         self.stage("train")
-        with at(loaded.doc.locate(("train",)), ("train",), "training"):
+        with at(loaded.doc.locate(("train",)), ("train",), "training"), _data_errors():
             built.model.fit(
                 data.train,
                 validation_data=data.validation,
@@ -228,7 +242,8 @@ class TrainingSession:
             if ds is None:
                 continue
             steps_eval = options.steps if options.steps else None
-            values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
+            with _data_errors():
+                values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
             metrics[split] = {k: float(v) for k, v in values.items()}
         run.write_json(METRICS, metrics)
         if run.writer and self.history.rows:

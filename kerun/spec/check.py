@@ -23,7 +23,7 @@ from kerun.spec.plugins import PluginClass, scan_plugins
 from kerun.spec.root import KerunSpec
 from kerun.spec.suggest import did_you_mean, nearest
 
-__all__ = ["check_spec", "output_names", "split_ref"]
+__all__ = ["argument_kind", "check_spec", "output_names", "split_ref"]
 
 Path_ = tuple[str | int, ...]
 
@@ -48,7 +48,15 @@ _ARG_KINDS = (
     (re.compile(r"^(activation|recurrent_activation)$"), "activation"),
     (re.compile(r"^(layer|backward_layer|cell)$"), "layer"),
     (re.compile(r"^(loss)$"), "loss"),
+    (re.compile(r"^learning_rate$"), "schedule"),
 )
+
+
+def argument_kind(arg: str) -> str | None:
+    """The kind of Keras object an argument takes, by its name: ``kernel_regularizer`` ->
+    ``regularizer``; ``learning_rate`` -> ``schedule`` (or a number)."""
+    return next((kind for rx, kind in _ARG_KINDS if rx.match(arg)), None)
+
 
 _POSITIVE_INT = {"units", "filters", "output_dim", "input_dim", "num_heads", "key_dim", "num_classes", "max_tokens"}
 _POSITIVE_INTS = {"kernel_size", "pool_size", "strides", "dilation_rate", "size", "target_shape"}
@@ -192,7 +200,7 @@ class Checker:
         if isinstance(val, float) and not math.isfinite(val):
             self.add(path, f"expected a finite number, got {val}")
             return
-        arg_kind = next((k for rx, k in _ARG_KINDS if rx.match(arg)), None)
+        arg_kind = argument_kind(arg)
         if arg == "learning_rate":
             if isinstance(val, dict):
                 self.check_object(val, path, "schedule")
@@ -224,12 +232,13 @@ class Checker:
             return
         ok = {
             "bool": lambda v: isinstance(v, bool),
-            "int": lambda v: (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) for x in v)),
+            # an integer default does not make a float wrong (MaxNorm(max_value=2) takes 2.5)
+            "int": lambda v: _is_number(v) or (isinstance(v, list) and all(_is_number(x) for x in v)),
             "float": _is_number,
             "str": lambda v: isinstance(v, str),
         }.get(expected, lambda v: True)(val)  # "list" defaults (pool_size=(2, 2)) take a number too
         if not ok:
-            words = {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string", "list": "a list"}
+            words = {"bool": "true or false", "int": "a number", "float": "a number", "str": "a string"}
             self.add(path, f"expected {words[expected]}, got {val!r}")
 
     # -- models ------------------------------------------------------------------------------
@@ -242,7 +251,7 @@ class Checker:
         used_inputs: set[str] = set()
         for i, entry in enumerate(entries):
             epath = path + ("layers", i)
-            refs = entry.input_names()
+            refs = entry.input_refs()
             if refs is None:
                 if i == 0:
                     if len(inputs) == 1:
@@ -250,9 +259,8 @@ class Checker:
                     else:
                         self.add(epath, f"the first entry needs 'inputs:' because the model has {len(inputs)} inputs ({', '.join(inputs)})")
             else:
-                rpath = epath + ("inputs",)
-                for j, ref in enumerate(refs):
-                    self._check_ref(ref, rpath + ((j,) if isinstance(entry.inputs, list) else ()), defined, later, i, inputs)
+                for sub, ref in refs:
+                    self._check_ref(ref, epath + sub, defined, later, i, inputs)
                     if split_ref(ref)[0] in inputs:
                         used_inputs.add(split_ref(ref)[0])
             if entry.use is not None:

@@ -26,7 +26,11 @@ class LayerSpec(SpecModel, extra="allow"):
     name: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     type: str | None = Field(None, description="a Keras layer class, a sub-model from models:, or a plugin class")
     use: str | None = Field(None, description="apply the layer of an earlier entry again, sharing weights")
-    inputs: str | list[str] | None = Field(None, description="model inputs or earlier entries; by default the previous entry")
+    inputs: str | list[str] | dict[str, str | list[str]] | None = Field(
+        None,
+        description="model inputs or earlier entries; by default the previous entry. A mapping passes "
+        "them as keyword arguments of the layer's call, e.g. {sequences: dec, initial_state: [enc.1, enc.2]}",
+    )
 
     @model_validator(mode="after")
     def _type_or_use(self) -> "LayerSpec":
@@ -41,10 +45,21 @@ class LayerSpec(SpecModel, extra="allow"):
     def args(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
 
-    def input_names(self) -> list[str] | None:
+    def input_refs(self) -> list[tuple[tuple[str | int, ...], str]] | None:
+        """Every reference in ``inputs`` with its path below the entry, or None when absent."""
         if self.inputs is None:
             return None
-        return [self.inputs] if isinstance(self.inputs, str) else list(self.inputs)
+        if isinstance(self.inputs, str):
+            return [(("inputs",), self.inputs)]
+        if isinstance(self.inputs, list):
+            return [(("inputs", i), r) for i, r in enumerate(self.inputs)]
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        for key, value in self.inputs.items():
+            if isinstance(value, str):
+                out.append((("inputs", key), value))
+            else:
+                out.extend((("inputs", key, i), r) for i, r in enumerate(value))
+        return out
 
 
 def _input_shorthand(value: Any) -> Any:

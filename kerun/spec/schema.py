@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from kerun.spec import catalog
+from kerun.spec.check import argument_kind
 from kerun.spec.root import KerunSpec
 
 __all__ = ["json_schema"]
@@ -21,7 +22,9 @@ def _arg_schema(arg: catalog.ArgInfo) -> dict[str, Any]:
     # "list" defaults (pool_size=(2, 2)) also take a single number, so they get no type here.
     types = {"bool": "boolean", "int": "integer", "float": "number", "str": "string"}
     out: dict[str, Any] = {}
-    if arg.type in types:
+    if argument_kind(arg.name) is not None:  # a Keras object: a name or a {type: ...} mapping
+        out["anyOf"] = [{"type": ["string", "null", "number"]}, {"type": "object", "required": ["type"]}]
+    elif arg.type in types:
         out["type"] = [types[arg.type], "null"] if arg.type != "int" else ["integer", "array", "null"]
     if arg.default is not None and arg.type != "other":
         out["default"] = arg.default
