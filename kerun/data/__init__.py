@@ -142,6 +142,18 @@ def _schema(ctx: SourceContext, data: Arrays | TableStream) -> Schema:
 # the splits
 
 
+def _class_ids(mapped: Any, outs: list[str]) -> np.ndarray | None:
+    """One class id per row when the single target is class labels (ids or one-hot rows)."""
+    if len(outs) != 1:
+        return None
+    y = np.asarray(mapped.y[outs[0]])
+    if y.ndim == 2 and y.shape[1] > 1 and np.issubdtype(y.dtype, np.floating) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        return y.argmax(axis=1)
+    if np.issubdtype(y.dtype, np.integer) and y.reshape(len(y), -1).shape[1] == 1:
+        return y.reshape(-1)
+    return None
+
+
 def _split_fractions(data: Any) -> dict[str, float]:
     out: dict[str, float] = {}
     for name in ("test", "validation"):  # test is taken first
@@ -204,7 +216,7 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
         del train_data
         parts: dict[str, Mapped] = {"train": mapped}
         if fractions:
-            idx = split_indices(len(mapped), fractions, seed)
+            idx = split_indices(len(mapped), fractions, seed, labels=_class_ids(mapped, outs))
             parts = {name: mapped.take(i) for name, i in idx.items()}
             del mapped
         for name, part in parts.items():

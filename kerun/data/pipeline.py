@@ -58,18 +58,34 @@ def hash_unit(rows: np.ndarray, seed: int) -> np.ndarray:
     return (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
 
 
-def split_indices(n: int, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+def split_indices(n: int, fractions: dict[str, float], seed: int, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Seeded permutation of ``n`` rows; held-out splits taken in the order given (test before
-    validation), the rest is ``train``. Each split's rows keep their original order."""
-    perm = np.random.default_rng(seed).permutation(n)
-    out: dict[str, np.ndarray] = {}
-    start = 0
-    for name, frac in fractions.items():
-        k = max(1, int(round(n * frac)))
-        out[name] = np.sort(perm[start:start + k])
-        start += k
-    out["train"] = np.sort(perm[start:])
-    return out
+    validation), the rest is ``train``. Each split's rows keep their original order.
+
+    With ``labels`` (one class id per row) the splits are stratified: each class is split in the
+    same proportions, so a small held-out set still holds every class fairly (as scikit-learn's
+    ``train_test_split(stratify=...)``)."""
+    rng = np.random.default_rng(seed)
+    if labels is None or len(labels) != n:
+        groups = [rng.permutation(n)]
+    else:
+        order = rng.permutation(n)
+        groups = [order[labels[order] == c] for c in np.unique(labels)]
+    sizes = {name: max(1, int(round(n * frac))) for name, frac in fractions.items()}
+    out: dict[str, list[np.ndarray]] = {name: [] for name in [*fractions, "train"]}
+    # Largest-remainder allocation per class, so the split sizes stay exactly as for one group.
+    taken = {name: 0 for name in fractions}
+    for gi, group in enumerate(groups):
+        start = 0
+        last = gi == len(groups) - 1
+        for name, frac in fractions.items():
+            k = sizes[name] - taken[name] if last else int(round(len(group) * frac))
+            k = max(0, min(k, len(group) - start, sizes[name] - taken[name]))
+            out[name].append(group[start:start + k])
+            taken[name] += k
+            start += k
+        out["train"].append(group[start:])
+    return {name: np.sort(np.concatenate(parts)) if parts else np.array([], dtype=int) for name, parts in out.items()}
 
 
 def to_structure(mapped: Mapped, input_names: list[str], output_names: list[str], x_only: bool = False) -> Any:

@@ -106,6 +106,15 @@ def adapt_layers(built: BuiltModel, adapt_data: Any) -> None:
         layer.adapt(data)
 
 
+def _full_class_weight(weights: dict[int, float] | None, built: BuiltModel) -> dict[int, float] | None:
+    """Classes the spec leaves out weigh 1.0, as users expect (Keras wants every class listed)."""
+    if not weights:
+        return None
+    width = built.model.outputs[0].shape[-1] if len(built.model.outputs) == 1 else None
+    classes = max(int(width or 1), 2, max(weights) + 1)
+    return {c: float(weights.get(c, 1.0)) for c in range(classes)}
+
+
 @contextlib.contextmanager
 def _data_errors() -> Iterator[None]:
     """A DataError raised inside a streaming input pipeline reaches fit as a TensorFlow error:
@@ -222,8 +231,9 @@ class TrainingSession:
                 epochs=epochs,
                 steps_per_epoch=steps,
                 validation_steps=spec.train.validation_steps if data.validation is not None else None,
-                class_weight=spec.train.class_weight,
+                class_weight=_full_class_weight(spec.train.class_weight, built),
                 callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles already (seeded); Keras warns otherwise
                 verbose=0,
             )
         self.close()

@@ -82,3 +82,20 @@ def test_held_out_source(tmp_path, rows_csv):
     ds = load_datasets(loaded, built)
     assert ds.sizes == {"train": 90, "validation": 7, "test": 10}
     assert list(_ids(ds.validation)) == list(range(1000, 1007))
+
+
+def test_class_label_splits_are_stratified() -> None:
+    import numpy as np
+
+    from kerun.data.pipeline import split_indices
+
+    labels = np.repeat([0, 1, 2], 50)
+    parts = split_indices(150, {"test": 0.2, "validation": 0.2}, 0, labels=labels)
+    assert [len(parts[k]) for k in ("test", "validation", "train")] == [30, 30, 90]
+    for name in ("test", "validation"):
+        assert np.bincount(labels[parts[name]]).tolist() == [10, 10, 10]
+    everything = np.concatenate(list(parts.values()))
+    assert sorted(everything.tolist()) == list(range(150))  # disjoint and complete
+    # without labels the same sizes, by a plain permutation
+    plain = split_indices(150, {"test": 0.2, "validation": 0.2}, 0)
+    assert [len(plain[k]) for k in ("test", "validation", "train")] == [30, 30, 90]
