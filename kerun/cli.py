@@ -403,9 +403,9 @@ def _check_command(paths: list[Path], overrides: list[str], fmt: Format, junit: 
             console.print(f"\n{r.spec}: {r.result} at stage {r.stage}\n{detail}", highlight=False, markup=False)
     if not json_out:
         passed = sum(r.result == "passed" for r in results)
-        console.print(f"\n{passed} passed, {sum(r.result == 'failed' for r in results)} failed, "
-                      f"{sum(r.result == 'invalid' for r in results)} invalid in {sum(r.seconds for r in results):.1f}s",
-                      highlight=False, markup=False)
+        console.print(f"\nkerun check of {len(results)} spec{'s' if len(results) != 1 else ''}: {passed} passed, "
+                      f"{sum(r.result == 'failed' for r in results)} failed, {sum(r.result == 'invalid' for r in results)} invalid "
+                      f"({sum(r.seconds for r in results):.1f}s)", highlight=False, markup=False)
     return exit_code(results)
 
 
