@@ -136,7 +136,14 @@ def explain(
     print(dump_yaml(explained(loaded)), end="")
 
 
+_TENSORFLOW_COMMANDS = {"train", "eval", "predict", "summary", "plot", "launch", "sweep", "import", "export"}
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in _TENSORFLOW_COMMANDS:
+        from kerun.tfenv import filter_native_stderr
+
+        filter_native_stderr()
     app()
 
 
@@ -424,3 +431,81 @@ def check(
 ) -> None:
     """Smoke-test specs for CI: validate, build, train a few steps, save, reload, evaluate."""
     raise typer.Exit(_check_command(paths, overrides or [], fmt, junit, synthetic, steps, timeout, jobs, keep, json_out))
+
+
+@app.command()
+@reports_errors
+def launch(
+    spec: Path = typer.Argument(..., help="A spec with distribute.strategy: multi_worker_mirrored."),
+    workers: int = typer.Option(2, "--workers", "-n", min=1, help="Worker processes to start on this machine."),
+    overrides: Optional[list[str]] = SetOption,
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
+    timeout: float = typer.Option(3600.0, "--timeout", min=1, help="Seconds the whole launch may take; then every worker is killed."),
+    restarts: int = typer.Option(0, "--restarts", min=0, help="Times to restart all workers after one fails (training continues from the last backed-up epoch)."),
+    json_out: bool = typer.Option(False, "--json", help="Print every worker's result as JSON."),
+) -> None:
+    """Train one multi-worker run on N local processes over loopback (127.0.0.1)."""
+    from kerun.run.launch import launch as run_launch
+
+    say = (lambda _m: None) if json_out else (lambda m: _err(f"launch: {m}"))
+    result = run_launch(spec, workers, overrides or [], runs_dir, timeout=timeout, restarts=restarts, on_event=say)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{spec}: {workers} workers, {result.attempts} attempt(s), {result.seconds:.1f}s", title_justify="left")
+        for col in ("worker", "role", "status", "exit", "epochs", "loss", "error / log"):
+            table.add_column(col)
+        for w in result.workers:
+            epochs = (w.result or {}).get("epochs", "")
+            loss = f"{w.loss:.6f}" if w.loss is not None else ""
+            table.add_row(str(w.index), "chief" if w.index == 0 else "worker", w.status, str(w.exit_code), str(epochs), loss,
+                          w.error.splitlines()[0][:120] if w.error else str(w.log))
+        console = _console()
+        console.print(table)
+        console.print(f"run folder: {result.run_dir}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command()
+@reports_errors
+def sweep(
+    spec: Optional[Path] = typer.Argument(None, help="A spec with a sweep section."),
+    overrides: Optional[list[str]] = SetOption,
+    runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Sweeps go to RUNS_DIR/<name>/sweep-<timestamp>-<id>/."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run at once, each in its own process."),
+    resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", help="Continue the sweep in this folder."),
+    new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of the same spec exists (by default it is continued)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the sweep's result as JSON."),
+) -> None:
+    """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
+    from kerun.run.sweep import SweepOptions, resume_sweep, sweep_file
+
+    say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
+    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say)
+    if resume is not None:
+        if spec is not None or overrides:
+            raise typer.BadParameter("--resume continues a sweep with its own spec; give no SPEC or --set")
+        result = resume_sweep(resume, options)
+    elif spec is None:
+        raise typer.BadParameter("give a spec file, or --resume SWEEP_DIR")
+    else:
+        result = sweep_file(spec, overrides or [], options)
+    if json_out:
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.table import Table
+
+    keys = list((result.best or {}).get("params", {}))
+    table = Table(title=f"sweep {result.folder.name}: {len(result.trials)} trials ({result.ran} run now)", title_justify="left")
+    for col in ("trial", "state", "value", *keys, "seconds"):
+        table.add_column(col)
+    for r in result.trials:
+        value = f"{r['value']:.4g}" if r["value"] is not None else ""
+        table.add_row(str(r["trial"]), r["state"], value, *[json.dumps(r.get(k)) for k in keys], f"{r['seconds'] or 0:.1f}")
+    console = _console()
+    console.print(table)
+    if result.best:
+        console.print(f"best: trial {result.best['trial']}, value {result.best['value']:.6g}")
+    console.print(f"best spec: {result.folder / 'best.yaml'}\nsweep folder: {result.folder}")

@@ -45,7 +45,7 @@ def list_runs(runs_dir: Path, name: str | None = None) -> list[dict[str, Any]]:
             {
                 "run": str(manifest_path.parent.relative_to(runs_dir)),
                 "path": str(manifest_path.parent),
-                "status": m.get("status", "?"),
+                "status": RunDir(manifest_path.parent, m).effective_status(),
                 "started_at": m.get("started_at"),
                 "duration": _duration(m),
                 "epochs": m.get("epochs_completed"),
@@ -59,7 +59,9 @@ def list_runs(runs_dir: Path, name: str | None = None) -> list[dict[str, Any]]:
 def show_run(run_dir: Path) -> str:
     run = RunDir.open(run_dir)
     m = run.manifest
-    lines = [f"run {run_dir}", f"  status:   {m.get('status')}" + (f" ({m.get('error')})" if m.get("error") else "")]
+    status = run.effective_status()
+    phase = f", in phase {m.get('phase')}" if status in ("running", "killed") and m.get("phase") else ""
+    lines = [f"run {run_dir}", f"  status:   {status}{phase}" + (f" ({m.get('error')})" if m.get("error") else "")]
     for key in ("name", "started_at", "ended_at", "epochs_completed", "seed", "spec_path"):
         if m.get(key) is not None:
             lines.append(f"  {key + ':':<9} {m[key]}")

@@ -147,6 +147,24 @@ class RunDir:
             raise RunError(f"the manifest of {path} cannot be read: {exc}") from None
         return cls(path, manifest)
 
+    def effective_status(self) -> str:
+        """The status, with a ``running`` run whose process is gone (on this host) shown as ``killed``."""
+        status = str(self.manifest.get("status", "?"))
+        if status == "running" and self.manifest.get("host") == socket.gethostname():
+            pid = self.manifest.get("pid")
+            if isinstance(pid, int) and not _alive(pid):
+                return "killed"
+        return status
+
+    def remove_stale_temporaries(self) -> list[str]:
+        """Temporary files a killed process left half-written (never a run's real files)."""
+        removed = []
+        for tmp in self.path.glob(".*.tmp*"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp.name)
+        return removed
+
     # -- files -------------------------------------------------------------------------------
 
     def file(self, name: str) -> Path:
@@ -202,6 +220,8 @@ class RunDir:
                     "python": platform.python_version(),
                 },
                 "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "phase": "starting",
                 "platform": platform.platform(),
                 "git": _git_commit(spec_path.resolve().parent),
                 "started_at": self.manifest.get("started_at", now),
@@ -217,12 +237,26 @@ class RunDir:
         self.manifest.update(fields)
         self.flush()
 
+    def phase(self, name: str) -> None:
+        """What the run is doing now; after a kill the manifest still says where it was."""
+        self.update(phase=name)
+
     def finish(self, status: str, *, error: str | None = None, **fields: Any) -> None:
-        self.manifest.update({"status": status, "ended_at": utc_now(), "error": error, **fields})
+        self.manifest.update({"status": status, "ended_at": utc_now(), "error": error, "phase": "done", **fields})
         self.flush()
 
     def flush(self) -> None:
         self.write_json(MANIFEST, self.manifest)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _json_default(value: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -14,6 +15,7 @@ from kerun.build.model import BuiltModel, build_model
 from kerun.build.objects import at, make_object
 from kerun.errors import RunError
 from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress
+from kerun.run.multiworker import ReadOnlyBackupAndRestore
 from kerun.run.rundir import BACKUP, BEST_FILE, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
 from kerun.spec import LoadedSpec
 
@@ -27,6 +29,29 @@ __all__ = ["TrainingSession", "compile_model", "model_summary"]
 AUTO_STEPS_PER_EXECUTION = 32
 _PATH_ARGS = {"ModelCheckpoint": "filepath", "TensorBoard": "log_dir", "CSVLogger": "filename", "BackupAndRestore": "backup_dir"}
 _PATH_DEFAULTS = {"ModelCheckpoint": BEST_FILE, "TensorBoard": "tensorboard", "CSVLogger": "keras_log.csv", "BackupAndRestore": BACKUP}
+
+
+# The run's backup is written at the end of an epoch only once the time since the last backup is at
+# least BACKUP_PACE times what that backup took, so backing up costs at most about 1/BACKUP_PACE of
+# the training time. Saving every epoch took 56 ms per epoch on the digits MLP, longer than its
+# 48 ms epochs, and halved its throughput (benchmarks/README.md, digits_mlp); paced, a resumed run
+# repeats at most a second or so of such short epochs. The first epoch is always backed up.
+BACKUP_PACE = 20
+
+
+class PacedBackupAndRestore(keras.callbacks.BackupAndRestore):
+    _last_end: float | None = None
+    _last_cost = 0.0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.perf_counter()
+        if self._last_end is not None and now - self._last_end < BACKUP_PACE * self._last_cost:
+            self._current_epoch = epoch + 1
+            self._last_batch_seen = 0
+            return
+        super().on_epoch_end(epoch, logs)
+        self._last_end = time.perf_counter()
+        self._last_cost = self._last_end - now
 
 
 def model_summary(model: keras.Model) -> str:
@@ -71,6 +96,17 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
     with at(doc.locate(("compile", "metrics")), ("compile", "metrics"), "metrics"):
         metrics = _per_output(c.metrics, "metric", built.output_names, lists=True)
     spe: Any = c.steps_per_execution
+    if loaded.spec.distribute.strategy == "multi_worker_mirrored":
+        # Keras 3's multi-step loop fails across workers ("You must feed a value for placeholder
+        # tensor ... while/cond/Placeholder"): one step per call (kerun.run.multiworker).
+        if spe not in ("auto", 1):
+            raise RunError(
+                f"compile.steps_per_execution: multi_worker_mirrored trains one step per call, got {spe}",
+                location=doc.locate(("compile", "steps_per_execution")),
+                path=("compile", "steps_per_execution"),
+                hint="remove steps_per_execution or set it to 1 or auto",
+            )
+        spe = 1
     if spe == "auto":
         spe = min(AUTO_STEPS_PER_EXECUTION, steps_per_epoch) if steps_per_epoch else AUTO_STEPS_PER_EXECUTION
     with at(doc.locate(("compile",)), ("compile",), "compile"):
@@ -138,6 +174,7 @@ class TrainingSession:
         self.progress: Progress | None = None
 
     def stage(self, name: str) -> None:
+        self.run_dir.phase(name)
         if self.options.on_stage is not None:
             self.options.on_stage(name)
 
@@ -181,7 +218,7 @@ class TrainingSession:
                     out.append(AtomicModelCheckpoint(config["filepath"], **kwargs))
                 elif name == "BackupAndRestore":
                     continue  # every run has one already, in the run folder
-                elif name == "TensorBoard" and not self.run_dir.writer:
+                elif name in ("TensorBoard", "CSVLogger") and not self.run_dir.writer:
                     continue
                 else:
                     out.append(make_object("callback", config))
@@ -215,7 +252,9 @@ class TrainingSession:
         self.history = HistoryWriter(run)
         nan_guard = NanGuard()
         callbacks: list[keras.callbacks.Callback] = [
-            keras.callbacks.BackupAndRestore(str(run.file(BACKUP)), save_freq="epoch", delete_checkpoint=False),
+            # Multi-worker: the chief alone writes the backup; the other workers restore from it.
+            (PacedBackupAndRestore if run.writer else ReadOnlyBackupAndRestore)(
+                str(run.file(BACKUP)), save_freq="epoch", delete_checkpoint=False),
             nan_guard,
             self.history,
             *self.user_callbacks(),
@@ -259,7 +298,8 @@ class TrainingSession:
         if run.writer and self.history.rows:
             with contextlib.suppress(Exception):  # a plot is a convenience; never fail a run on it
                 run.write_with(CURVES, lambda p: plot_curves(self.history.rows, p))
-        shutil.rmtree(run.file(BACKUP), ignore_errors=True)
+        if run.writer:
+            shutil.rmtree(run.file(BACKUP), ignore_errors=True)
         run.finish("completed", epochs_completed=len(self.history.rows), metrics=metrics)
         return RunResult(run_dir=run.path, status="completed", metrics=metrics, epochs=len(self.history.rows),
                          built=built, datasets=data)

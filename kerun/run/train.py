@@ -102,6 +102,7 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
 
     if options.resume is not None:
         run = RunDir.open(options.resume)
+        run.remove_stale_temporaries()
         if run.manifest.get("status") == "completed":
             raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
         from kerun.spec.loader import load_document
@@ -112,6 +113,8 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
                 "the spec's model differs from the run's; a resumed run must train the same model",
                 hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
             )
+    elif os.environ.get(RUN_DIR_ENV):
+        run = _agreed_run_dir(loaded, Path(os.environ[RUN_DIR_ENV]))
     else:
         run = RunDir.create(options.runs_dir, loaded.name, run_id=options.run_id, writer=_is_chief(loaded))
         run.write_text("spec.yaml", loaded.to_yaml())
@@ -124,21 +127,64 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
     except KeyboardInterrupt:
         session.close()
         epochs = session.epochs_done()
-        run.finish("interrupted", error="interrupted by the user or a signal", epochs_completed=epochs)
+        _record(run, "interrupted", "interrupted by the user or a signal", epochs)
         raise Interrupted(
             f"training interrupted after {epochs} complete epoch{'s' if epochs != 1 else ''}; the run is kept",
             hint=f"continue it with: kerun train --resume {run.path}",
         ) from None
     except KerunError as exc:
         session.close()
-        run.finish("failed", error=exc.render(), epochs_completed=session.epochs_done())
+        _record(run, "failed", exc.render(), session.epochs_done())
         raise
     except Exception as exc:
         session.close()
-        run.finish("failed", error=f"{type(exc).__name__}: {exc}", epochs_completed=session.epochs_done())
+        _record(run, "failed", f"{type(exc).__name__}: {exc}", session.epochs_done())
         raise
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _record(run: Any, status: str, error: str, epochs: int) -> None:
+    """Write the final status; if even that fails (a full disk), the original error still wins."""
+    try:
+        run.finish(status, error=error, epochs_completed=epochs)
+    except KerunError:
+        pass
+
+
+RUN_DIR_ENV = "KERUN_RUN_DIR"
+"""The exact run folder to train in, given identically to every worker of a multi-worker run (and
+to each sweep trial): the chief creates it, or continues the run in it after a restart; the other
+workers only read from it."""
+
+
+def _agreed_run_dir(loaded: LoadedSpec, path: Path) -> Any:
+    from kerun.run.rundir import MANIFEST, RunDir
+
+    path = path.expanduser()
+    chief = _is_chief(loaded)
+    if (path / MANIFEST).is_file():
+        run = RunDir.open(path)
+        if run.manifest.get("status") == "completed":
+            raise RunError(f"the run {path} ({RUN_DIR_ENV}) is complete; there is nothing to continue",
+                           hint=f"unset {RUN_DIR_ENV} or point it to a new folder to train a new run")
+        from kerun.spec.loader import load_document
+
+        if not _same_model(load_document(run.file("spec.yaml")).data, loaded.data):
+            raise RunError(f"the spec's model differs from the run's in {path} ({RUN_DIR_ENV})",
+                           hint=f"point {RUN_DIR_ENV} to a new folder to train this spec")
+        run.writer = chief
+        if chief:
+            run.remove_stale_temporaries()
+        return run
+    run = RunDir(path, {"run_id": path.name, "name": loaded.name, "status": "created"}, writer=chief)
+    if chief:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create the run folder {path}: {exc.strerror or exc}") from None
+        run.write_text("spec.yaml", loaded.to_yaml())
+    return run
 
 
 def _is_chief(loaded: LoadedSpec) -> bool:

@@ -27,5 +27,7 @@ def keras_object(value: Any) -> Any:
 
 
 KerasObject = Annotated[Union[str, dict[str, Any]], AfterValidator(keras_object)]
-PosInt = Annotated[int, Field(gt=0)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# Sizes, counts and steps fit TensorFlow's int32; a larger one is a typo, not a plan.
+INT32_LIMIT = 2**31
+PosInt = Annotated[int, Field(gt=0, lt=INT32_LIMIT)]
+NonNegInt = Annotated[int, Field(ge=0, lt=INT32_LIMIT)]

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from kerun.errors import Problem
 from kerun.spec import catalog
+from kerun.spec.base import INT32_LIMIT
 from kerun.spec.data import FIELD_SPEC_KEYS
 from kerun.spec.loader import Document, resolve_path
 from kerun.spec.model import ModelSpec
@@ -81,6 +82,11 @@ def _base_layer_args() -> frozenset[str]:
     """The keyword arguments every Keras layer accepts (what Dense, Flatten and Dropout share)."""
     sets = [set(info.args) for n in ("Dense", "Flatten", "Dropout") if (info := catalog.lookup("layer", n))]
     return frozenset(set.intersection(*sets)) if sets else frozenset({"name", "dtype", "trainable"})
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_number(v: Any) -> bool:
@@ -215,13 +221,14 @@ class Checker:
             self.check_args(str(val["type"]), {k: v for k, v in val.items() if k != "type"}, path, None, type_path=path + ("type",))
             return
         if arg in _POSITIVE_INT:
-            if not (isinstance(val, int) and not isinstance(val, bool) and val > 0):
-                self.add(path, f"expected a positive integer, got {val!r}")
+            if not (isinstance(val, int) and not isinstance(val, bool) and 0 < val < INT32_LIMIT):
+                self.add(path, f"expected a positive integer below 2**31, got {_short(val)}")
             return
         if arg in _POSITIVE_INTS:
             items = val if isinstance(val, list) else [val]
-            if not items or not all(isinstance(v, int) and not isinstance(v, bool) and (v > 0 or (arg == "target_shape" and v == -1)) for v in items):
-                self.add(path, f"expected a positive integer or a list of them, got {val!r}")
+            if not items or not all(isinstance(v, int) and not isinstance(v, bool) and v < INT32_LIMIT
+                                    and (v > 0 or (arg == "target_shape" and v == -1)) for v in items):
+                self.add(path, f"expected a positive integer or a list of them, got {_short(val)}")
             return
         if arg in _UNIT_INTERVAL_OPEN and owner not in ("GaussianNoise",):
             if not (_is_number(val) and 0 <= val < 1):
@@ -377,6 +384,18 @@ class Checker:
         for i, cb in enumerate(self.spec.train.callbacks):
             self.check_object(cb, ("train", "callbacks", i), "callback")
 
+    def check_start(self) -> None:
+        """``train.initial_weights`` is a .weights.h5 file; ``train.freeze`` names entries of the model."""
+        train = self.spec.train
+        if train.initial_weights is not None and not train.initial_weights.endswith(".weights.h5"):
+            self.add(("train", "initial_weights"), f"expected a .weights.h5 file, got {train.initial_weights!r}",
+                     hint="write one with kerun import --weights, or keras's model.save_weights('NAME.weights.h5')")
+        names = [e.name for e in self.spec.model.layers if e.name]
+        for i, name in enumerate(train.freeze):
+            if name not in names:
+                self.add(("train", "freeze", i), f"{name!r} names no entry of model.layers",
+                         hint=did_you_mean(name, names) or "give the entry a 'name:' to freeze it")
+
     def check_data(self, outputs: list[str]) -> None:
         data = self.spec.data
         if data is None:
@@ -422,6 +441,7 @@ def check_spec(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str]
     outputs = spec.model.output_names()
     if "compile" not in skip and "train" not in skip:
         checker.check_compile(outputs)
+        checker.check_start()
     if "data" not in skip:
         checker.check_data(outputs)
     if "sweep" not in skip:

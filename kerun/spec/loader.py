@@ -111,7 +111,7 @@ def _explicit(tag: str, value: str, mark: tuple[int, int], file: str) -> Any:
     except ValueError:
         pass
     raise SpecError(
-        f"the value {value!r} is not a valid {tag.rsplit(':', 1)[-1]}",
+        f"the value {value[:40]!r} is not a valid {tag.rsplit(':', 1)[-1]}",
         location=Location(file, *mark),
     )
 
@@ -190,7 +190,13 @@ class _Builder:
                 if tag and tag != "!":
                     value = _explicit(tag, event.value, mark, self.file)
                 elif event.implicit[0] and event.style is None:
-                    value = _resolve_plain(event.value)
+                    try:
+                        value = _resolve_plain(event.value)
+                    except ValueError:  # more digits than Python converts (4300)
+                        raise SpecError(
+                            f"the number has {len(event.value)} digits, far more than any spec needs",
+                            location=Location(self.file, *mark),
+                        ) from None
                 else:
                     value = event.value
                 self._remember(event.anchor, path, value)

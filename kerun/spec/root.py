@@ -27,7 +27,9 @@ class KerunSpec(SpecModel):
         None, description="the run's name; runs go to runs/<name>/<timestamp>-<id>/. By default the file's name"
     )
     description: str | None = None
-    seed: int | None = Field(None, description="makes splits, shuffling and weight initialisation repeatable")
+    seed: Annotated[int, Field(ge=0, lt=2**32)] | None = Field(
+        None, description="makes splits, shuffling and weight initialisation repeatable"
+    )
     plugins: list[str] = Field(default_factory=list, description="Python files (relative to the spec) or modules to import first")
     data: DataSpec | None = None
     models: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], ModelSpec] = Field(default_factory=dict)

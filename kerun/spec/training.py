@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from typing import Annotated, Any, Literal, Union
 
@@ -33,6 +34,10 @@ class TrainSpec(SpecModel):
     validation_steps: PosInt | None = None
     shuffle: bool = True
     deterministic: bool = Field(False, description="bit-for-bit repeatable kernels (slower)")
+    initial_weights: str | None = Field(
+        None, description="a .weights.h5 file (relative to the spec) the model starts from, e.g. written by kerun import --weights"
+    )
+    freeze: list[str] = Field(default_factory=list, description="names of model.layers entries whose weights do not train")
 
 
 class DistributeSpec(SpecModel):
@@ -57,7 +62,7 @@ Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
 class RangeSpec(SpecModel):
     uniform: Pair | None = None
     log_uniform: Pair | None = None
-    int: Annotated[list[int], Field(min_length=2, max_length=2)] | None = None
+    int: Annotated[list[builtins.int], Field(min_length=2, max_length=2)] | None = None  # builtins: the field shadows int
     choice: Annotated[list[Any], Field(min_length=1)] | None = None
 
     @field_validator("uniform", "log_uniform", "int")
