@@ -1,0 +1,211 @@
+"""From a checked spec to the ``keras.Model`` it describes.
+
+The graph rules of the format: an entry without ``inputs`` takes the previous entry's output (the
+first takes the model's single input); ``inputs`` names model inputs or earlier entries (``lstm.1``
+is the second of several outputs of entry ``lstm``); ``use`` applies an earlier entry's layer again
+with shared weights; a ``type`` naming a sub-model of ``models:`` builds a fresh instance of it.
+
+A straight chain with one input becomes a ``keras.Sequential``, as a Keras user would write it; any
+other graph becomes a functional model. Models with several inputs take a dict of arrays keyed by
+input name; models with several outputs return a dict keyed by output name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+
+from kerun.build.objects import at, make_object
+from kerun.build.plugins import load_plugins
+from kerun.errors import BuildError
+from kerun.spec import LoadedSpec
+from kerun.spec.check import split_ref
+from kerun.spec.model import LayerSpec, ModelSpec
+
+__all__ = ["ADAPTABLE", "BuiltModel", "build_model", "is_chain"]
+
+# Preprocessing layers whose state comes from data: adapted on the training split before fit.
+ADAPTABLE = ("Normalization", "TextVectorization", "StringLookup", "IntegerLookup", "Discretization", "Hashing")
+
+
+@dataclass
+class BuiltModel:
+    model: keras.Model
+    input_names: list[str]
+    output_names: list[str]
+    adapt: list[keras.layers.Layer] = field(default_factory=list)
+    sequential: bool = False
+
+
+def is_chain(model: ModelSpec) -> bool:
+    """One input, no ``inputs``/``use``/``outputs`` anywhere: a Sequential model."""
+    return (
+        len(model.inputs) == 1
+        and model.outputs is None
+        and all(e.inputs is None and e.use is None for e in model.layers)
+    )
+
+
+class _Builder:
+    def __init__(self, loaded: LoadedSpec) -> None:
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.adapt: list[keras.layers.Layer] = []
+
+    def layer(self, entry: LayerSpec, path: tuple[str | int, ...]) -> keras.layers.Layer:
+        assert entry.type is not None
+        if entry.type in self.spec.models:
+            sub = self.spec.models[entry.type]
+            model = self.model(sub, ("models", entry.type), name=entry.name or None)
+            if entry.args.get("trainable") is False:
+                model.trainable = False
+            return model
+        config: dict[str, Any] = {"type": entry.type, **entry.args}
+        if entry.name:
+            config["name"] = entry.name
+        layer = make_object("layer", config)
+        if not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"{entry.type!r} is not a Keras layer or model")
+        if type(layer).__name__ in ADAPTABLE and hasattr(layer, "adapt"):
+            self.adapt.append(layer)
+        return layer
+
+    def model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None) -> keras.Model:
+        doc = self.loaded.doc
+        inputs = {
+            n: keras.Input(shape=tuple(i.shape), dtype=i.dtype, sparse=i.sparse or None, name=n)
+            for n, i in spec.inputs.items()
+        }
+        if is_chain(spec):
+            seq = keras.Sequential(name=name)
+            seq.add(next(iter(inputs.values())))
+            for i, entry in enumerate(spec.layers):
+                epath = path + ("layers", i)
+                with at(doc.locate(epath), epath, _describe(entry)):
+                    seq.add(self.layer(entry, epath))
+            return seq
+
+        tensors: dict[str, Any] = dict(inputs)
+        layers: dict[str, keras.layers.Layer] = {}
+        previous: Any = next(iter(inputs.values())) if len(inputs) == 1 else None
+        for i, entry in enumerate(spec.layers):
+            epath = path + ("layers", i)
+            with at(doc.locate(epath), epath, _describe(entry)):
+                layer = layers[entry.use] if entry.use else self.layer(entry, epath)
+                if isinstance(entry.inputs, dict):
+                    kwargs = {
+                        k: _tensor(tensors, v) if isinstance(v, str) else [_tensor(tensors, r) for r in v]
+                        for k, v in entry.inputs.items()
+                    }
+                    out = layer(**kwargs)
+                else:
+                    refs = entry.input_refs()
+                    x = previous if refs is None else [_tensor(tensors, r) for _, r in refs]
+                    if isinstance(x, list) and len(x) == 1:
+                        x = x[0]
+                    out = layer(x)
+            if entry.name:
+                tensors[entry.name] = out
+                layers[entry.name] = layer
+            previous = out
+        outs = spec.output_names() if spec.outputs is not None else []
+        if outs:
+            out_tensors: Any = {n: _tensor(tensors, n) for n in outs}
+            if len(outs) == 1:
+                out_tensors = next(iter(out_tensors.values()))
+        else:
+            out_tensors = previous
+        model_inputs: Any = inputs if len(inputs) > 1 else next(iter(inputs.values()))
+        with at(doc.locate(path), path, "the model"):
+            return keras.Model(inputs=model_inputs, outputs=out_tensors, name=name)
+
+
+def _describe(entry: LayerSpec) -> str:
+    what = entry.type if entry.type else f"use: {entry.use}"
+    return f"{what} ({entry.name})" if entry.name else what
+
+
+def _tensor(tensors: dict[str, Any], ref: str) -> Any:
+    base, index = split_ref(ref)
+    value = tensors[base]
+    if index is None:
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{ref!r}: entry {base!r} has a single output; write {base!r}")
+    if index >= len(value):
+        raise ValueError(f"{ref!r}: entry {base!r} has {len(value)} outputs, numbered from 0")
+    return value[index]
+
+
+def build_model(loaded: LoadedSpec) -> BuiltModel:
+    """Import the plugins, seed, and build the model; Keras errors arrive at the entry's line."""
+    load_plugins(loaded)
+    # Fresh layer names (dense, dense_1 ...) for every build, so a spec always builds the same
+    # model, names included, whatever was built before in this process. Inside a tf.distribute
+    # scope the session was cleared before the scope was entered (clearing it now would drop the
+    # scope: kerun.run.distribute.strategy_scope).
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        keras.backend.clear_session()
+    if loaded.spec.seed is not None:
+        keras.utils.set_random_seed(loaded.spec.seed)
+    builder = _Builder(loaded)
+    model = builder.model(loaded.spec.model, ("model",), name=loaded.name.replace(".", "_"))
+    spec = loaded.spec.model
+    input_names = list(spec.inputs)
+    output_names = spec.output_names()
+    if not output_names:
+        output_names = [n.split("/")[0] for n in getattr(model, "output_names", [])] or ["output"]
+    if len(output_names) != len(model.outputs):
+        raise BuildError(
+            f"the model has {len(model.outputs)} outputs but {len(output_names)} output names",
+            location=loaded.doc.locate(("model",)),
+            hint="name each output in 'outputs:'; several outputs of one entry are 'name.0', 'name.1' ...",
+        )
+    adapt = _start_from(loaded, model, builder.adapt)
+    return BuiltModel(model=model, input_names=input_names, output_names=output_names,
+                      adapt=adapt, sequential=isinstance(model, keras.Sequential))
+
+
+def _start_from(loaded: LoadedSpec, model: keras.Model, adapt: list[keras.layers.Layer]) -> list[keras.layers.Layer]:
+    """Load ``train.initial_weights`` and freeze ``train.freeze``; the layers still to adapt.
+
+    Preprocessing layers whose state came from the weights file are not adapted again."""
+    train = loaded.spec.train
+    if train.initial_weights is not None:
+        path = ("train", "initial_weights")
+        file = loaded.resolve(train.initial_weights)
+        if not file.is_file():
+            raise BuildError(f"no weights file {str(file)!r}", location=loaded.doc.locate(path), path=path,
+                             hint="the path is relative to the spec file; kerun import --weights writes one")
+        try:
+            import h5py
+
+            with h5py.File(file, "r") as h5:
+                stored: list[str] = []
+                h5.visititems(lambda name, obj: stored.append(name) if isinstance(obj, h5py.Dataset) and "/vars/" in f"/{name}" else None)
+            if len(stored) != len(model.weights):
+                raise ValueError(f"the file holds {len(stored)} weight arrays and the model has {len(model.weights)}")
+            model.load_weights(file)
+        except (ValueError, OSError, KeyError) as exc:
+            raise BuildError(f"the weights in {str(file)!r} do not fit this model: {_first_line(exc)}",
+                             location=loaded.doc.locate(path), path=path,
+                             hint="the file must come from a model built from this same spec (kerun import --weights writes one)") from None
+        adapt = []
+    for i, name in enumerate(train.freeze):
+        entry = next((e for e in loaded.spec.model.layers if e.name == name), None)
+        target = entry.use if entry is not None and entry.use else name
+        try:
+            model.get_layer(target).trainable = False
+        except ValueError:
+            path = ("train", "freeze", i)
+            raise BuildError(f"no layer {name!r} in the model", location=loaded.doc.locate(path), path=path) from None
+    return adapt
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

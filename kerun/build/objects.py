@@ -1,0 +1,118 @@
+"""Keras objects from the "string or ``type:`` mapping" rule, through Keras's own lookups.
+
+A string goes to Keras's ``get`` for its kind (``keras.optimizers.get("adam")``); a mapping's ``type``
+is resolved to the class Keras publishes under that name (aliases through the catalogue, plugin
+classes through Keras's serialization registry), and its other keys, converted the same way where
+they are Keras objects themselves, become the constructor's keyword arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import re
+from typing import Any, Iterator
+
+import keras
+
+from kerun.errors import BuildError, Location
+from kerun.spec import catalog
+from kerun.spec.check import argument_kind
+
+__all__ = ["at", "make_object", "resolve_class"]
+
+_GETTERS = {
+    "optimizer": lambda: keras.optimizers.get,
+    "loss": lambda: keras.losses.get,
+    "metric": lambda: keras.metrics.get,
+    "initializer": lambda: keras.initializers.get,
+    "regularizer": lambda: keras.regularizers.get,
+    "constraint": lambda: keras.constraints.get,
+    "activation": lambda: keras.activations.get,
+}
+
+@contextlib.contextmanager
+def at(location: Location | None, path: tuple[str | int, ...] = (), what: str = "") -> Iterator[None]:
+    """Re-raise what Keras raises inside the block as a BuildError at this spec entry."""
+    try:
+        yield
+    except BuildError:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, NotImplementedError, IndexError) as exc:
+        text = str(exc).strip() or type(exc).__name__
+        raise BuildError(f"{what}{': ' if what else ''}{_first_paragraph(text)}", location=location, path=path,
+                         hint=_hint(text)) from None
+    except Exception as exc:  # tensorflow's own errors (InvalidArgumentError ...) are not builtins
+        if type(exc).__module__.startswith(("tensorflow", "keras", "jax")):
+            raise BuildError(f"{what}{': ' if what else ''}{_first_paragraph(str(exc))}", location=location, path=path) from None
+        raise
+
+
+def _hint(text: str) -> str | None:
+    """A likely fix for the errors people meet most while wiring layers together."""
+    m = re.search(r"expected (?:min_)?ndim=(\d+), found ndim=(\d+)", text)
+    if m:
+        want, got = int(m.group(1)), int(m.group(2))
+        if want > got:
+            return "the input has fewer dimensions than this layer needs: a Reshape entry before it may be missing"
+        return "the input has more dimensions than this layer takes: a Flatten or pooling entry before it may be missing"
+    if "incompatible shapes" in text or "matching shapes" in text:
+        return "the entries it merges must produce shapes Keras can combine; check their units, filters or padding"
+    return None
+
+
+def _first_paragraph(text: str, limit: int = 1200) -> str:
+    """Keras's explanation without terminal colours or the "Arguments received" appendix."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    if text.startswith("Exception encountered when calling"):
+        text = text.split("\n", 1)[1] if "\n" in text else text
+    text = text.split("\nArguments received by", 1)[0]
+    text = re.sub(r"\n\s*\n+", "\n", text.strip())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def resolve_class(kind: str | None, name: str) -> tuple[str, type]:
+    """The Keras (or registered plugin) class for ``name``, and the kind it was found under."""
+    kinds = [kind] if kind else list(catalog.KINDS)
+    for k in kinds:
+        info = catalog.lookup(k, name)
+        if info is not None:
+            if info.unsafe:
+                raise ValueError(f"{info.name} carries Python code and is refused")
+            module = importlib.import_module(info.module)
+            return k, getattr(module, info.name)
+    from kerun.build.plugins import registered_class
+
+    found = registered_class(name)
+    if found is not None:
+        return kind or "layer", found
+    raise ValueError(f"unknown {kind or 'Keras'} class {name!r}")
+
+
+def _convert_arg(arg: str, value: Any) -> Any:
+    if isinstance(value, dict) and "type" in value:
+        return make_object(argument_kind(arg), value)
+    if isinstance(value, list):
+        return [_convert_arg(arg, v) for v in value]
+    return value
+
+
+def make_object(kind: str | None, value: Any) -> Any:
+    """A Keras object from its spec form; ``kind`` None searches every kind (nested mappings)."""
+    if isinstance(value, str):
+        if kind in ("metric", "loss"):
+            # compile resolves these against the output ('accuracy' becomes categorical or sparse
+            # accuracy to fit the loss), so they go to it as the strings Keras documents.
+            return value
+        if kind in _GETTERS:
+            try:
+                return _GETTERS[kind]()(value)
+            except (ValueError, TypeError):
+                pass
+        _, cls = resolve_class(kind, value)
+        return cls()
+    if not isinstance(value, dict):
+        return value
+    found_kind, cls = resolve_class(kind, value["type"])
+    kwargs = {k: _convert_arg(k, v) for k, v in value.items() if k != "type"}
+    return cls(**kwargs)
