@@ -250,3 +250,27 @@ def test_summary_table_shows_layers() -> None:
     result = CliRunner().invoke(app, ["summary", str(SPECS / "toy_resnet.yaml")])
     assert result.exit_code == 0
     assert "block2" in result.stdout and "Add" in result.stdout and "total params: 149,386" in result.stdout
+
+
+def test_plugin_classes_by_short_and_full_name(tmp_path: Path) -> None:
+    (tmp_path / "plug.py").write_text(
+        "import keras\n\n@keras.saving.register_keras_serializable(package='mine')\n"
+        "class Scale(keras.layers.Layer):\n    def __init__(self, factor=2.0, **kwargs):\n"
+        "        super().__init__(**kwargs)\n        self.factor = factor\n"
+        "    def call(self, x):\n        return x * self.factor\n"
+        "    def get_config(self):\n        return {**super().get_config(), 'factor': self.factor}\n"
+    )
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "plugins: [plug.py]\nmodel:\n  inputs: {x: [3]}\n  layers:\n"
+        "    - {type: Scale, factor: 3.0}\n    - {type: mine>Scale, name: again}\n    - {type: Dense, units: 1}\n"
+    )
+    built = build_model(load_spec(spec))
+    scales = [layer for layer in built.model.layers if type(layer).__name__ == "Scale"]
+    assert [s.factor for s in scales] == [3.0, 2.0]
+    from kerun.errors import SpecError
+
+    spec.write_text(spec.read_text().replace("factor: 3.0", "factr: 3.0"))
+    with pytest.raises(SpecError) as err:
+        load_spec(spec)
+    assert "Scale has no argument 'factr'" in err.value.message and "did you mean 'factor'" in (err.value.problems[0].hint or "")

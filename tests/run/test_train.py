@@ -269,3 +269,21 @@ def test_callback_paths_cannot_leave_the_run_folder(tmp_path: Path) -> None:
 def test_main_job_reaches_the_promised_accuracy(tmp_path: Path) -> None:
     result = train_file(SPECS / "iris_mlp.yaml", [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
     assert result.metrics["test"]["accuracy"] >= 0.9
+
+
+def test_eval_on_another_source(finished: Path, tmp_path: Path) -> None:
+    source = tmp_path / "more.yaml"
+    source.write_text("{type: synthetic, size: 40, seed: 11, fields: {x: {shape: [8]}, label: {classes: 3}}}\n")
+    result = runner.invoke(app, ["eval", str(finished), "--data", str(source), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["split"] == "data-more" and data["examples"] == 40
+    assert sum(map(sum, data["confusion_matrix"]["matrix"])) == 40
+    assert (finished / "eval-data-more.json").is_file()
+
+
+def test_eval_of_a_missing_split_is_a_clear_error(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, epochs=1, text=SMALL.replace("  test: {split: 0.25}\n", ""))
+    run = train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
+    result = runner.invoke(app, ["eval", str(run.run_dir)])
+    assert result.exit_code == 2 and "no test split" in result.stderr and "validation" in result.stderr
