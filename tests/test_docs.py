@@ -6,7 +6,7 @@ import re
 
 from typer.testing import CliRunner
 
-from kerun_testing import ROOT
+from kerun_testing import ROOT, invoke_in
 from kerun.cli import app
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -41,14 +41,7 @@ def test_readme_error_example_is_real() -> None:
     block = re.search(r"```text\n\$ kerun validate (\S+)\n(.*?)```", README, flags=re.S)
     assert block is not None
     path, shown = block.group(1), block.group(2)
-    import os
-
-    old = os.getcwd()
-    os.chdir(ROOT / "tests" / "spec" / "invalid")
-    try:
-        out = CliRunner().invoke(app, ["validate", path.rsplit("/", 1)[-1]]).stdout
-    finally:
-        os.chdir(old)
+    out = invoke_in(ROOT / "tests" / "spec" / "invalid", ["validate", path.rsplit("/", 1)[-1]]).stdout
     for line in shown.splitlines():
         if line.strip() and line.strip() != "...":
             assert line in out.splitlines(), line

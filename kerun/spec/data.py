@@ -138,33 +138,27 @@ def _source_tag(value: Any) -> str | None:
     return getattr(value, "type", None) or ("split" if isinstance(value, SplitSpec) else None)
 
 
-Source = Annotated[
-    Union[
-        Annotated[CsvSourceSpec, Tag("csv")],
-        Annotated[ParquetSourceSpec, Tag("parquet")],
-        Annotated[NpzSourceSpec, Tag("npz")],
-        Annotated[ImagesSourceSpec, Tag("images")],
-        Annotated[TextSourceSpec, Tag("text")],
-        Annotated[SklearnSourceSpec, Tag("sklearn")],
-        Annotated[KerasSourceSpec, Tag("keras")],
-        Annotated[SyntheticSourceSpec, Tag("synthetic")],
-    ],
-    Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="unknown source type"),
-]
-HeldOut = Annotated[
-    Union[
-        Annotated[SplitSpec, Tag("split")],
-        Annotated[CsvSourceSpec, Tag("csv")],
-        Annotated[ParquetSourceSpec, Tag("parquet")],
-        Annotated[NpzSourceSpec, Tag("npz")],
-        Annotated[ImagesSourceSpec, Tag("images")],
-        Annotated[TextSourceSpec, Tag("text")],
-        Annotated[SklearnSourceSpec, Tag("sklearn")],
-        Annotated[KerasSourceSpec, Tag("keras")],
-        Annotated[SyntheticSourceSpec, Tag("synthetic")],
-    ],
-    Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="unknown source type"),
-]
+_SOURCE_CLASSES = (
+    (CsvSourceSpec, "csv"),
+    (ParquetSourceSpec, "parquet"),
+    (NpzSourceSpec, "npz"),
+    (ImagesSourceSpec, "images"),
+    (TextSourceSpec, "text"),
+    (SklearnSourceSpec, "sklearn"),
+    (KerasSourceSpec, "keras"),
+    (SyntheticSourceSpec, "synthetic"),
+)
+
+
+def _tagged_union(members: tuple[tuple[type, str], ...]) -> Any:
+    return Annotated[
+        Union[tuple(Annotated[cls, Tag(tag)] for cls, tag in members)],  # type: ignore[misc]
+        Discriminator(_source_tag, custom_error_type="source_type", custom_error_message="unknown source type"),
+    ]
+
+
+Source = _tagged_union(_SOURCE_CLASSES)
+HeldOut = _tagged_union(((SplitSpec, "split"), *_SOURCE_CLASSES))  # a fraction of train, or a source
 
 FieldRef = Union[str, FieldSpec]
 

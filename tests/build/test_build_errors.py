@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
-from kerun.cli import app
+from kerun_testing import invoke_in
 
 HERE = Path(__file__).resolve().parent / "invalid"
 CASES = sorted(HERE.glob("*.yaml"))
 
 
 def run_summary(name: str) -> tuple[int, str, str]:
-    old = os.getcwd()
-    os.chdir(HERE)
-    try:
-        result = CliRunner().invoke(app, ["summary", name])
-    finally:
-        os.chdir(old)
+    result = invoke_in(HERE, ["summary", name])
     return result.exit_code, result.stdout, result.stderr.replace(str(HERE), "<here>")
 
 

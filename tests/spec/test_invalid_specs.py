@@ -7,7 +7,6 @@ wording shows up here as a diff. To accept new wording after a deliberate change
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,18 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from kerun.cli import app
+from kerun_testing import invoke_in
 
 HERE = Path(__file__).resolve().parent / "invalid"
 CASES = sorted(HERE.glob("*.yaml"))
 
 
 def run_validate(name: str) -> tuple[int, str, str]:
-    old = os.getcwd()
-    os.chdir(HERE)
-    try:
-        result = CliRunner().invoke(app, ["validate", name])
-    finally:
-        os.chdir(old)
+    result = invoke_in(HERE, ["validate", name])
     return result.exit_code, result.stdout, result.stderr
 
 
