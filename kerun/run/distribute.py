@@ -24,5 +24,9 @@ def strategy_scope(loaded: LoadedSpec) -> Iterator[Any]:
         from kerun.run.multiworker import multi_worker_strategy
 
         strategy = multi_worker_strategy()
+    if name != "default":
+        import keras
+
+        keras.backend.clear_session()  # before the scope: clearing resets the graph the scope lives in
     with strategy.scope():
         yield strategy

@@ -45,7 +45,8 @@ def outcome(text: str | bytes) -> str:
         exc.render()
         exc.to_json()
         result = "invalid"
-    assert time.perf_counter() - t0 < 10, "one document took more than 10 s"
+    # generous: a shared, loaded machine stalls now and then; a real blow-up takes minutes
+    assert time.perf_counter() - t0 < 30, "one document took more than 30 s"
     COUNTS[result] += 1
     return result
 
