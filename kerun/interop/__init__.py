@@ -1,0 +1,19 @@
+"""Interop: Keras models in as specs (``kerun import``), trained models out (``kerun export``).
+
+:mod:`kerun.interop.importer` reads a ``.keras`` file, an ``.h5`` file or a ``model.to_json()``
+file as configuration only (no code runs, so a ``Lambda`` is found and refused before anything is
+deserialized) and writes the spec that builds the same model. :mod:`kerun.interop.exporter` sends
+a run's model out through Keras's own ``Model.export`` and checks every artifact by loading it back.
+"""
+
+from __future__ import annotations
+
+from kerun.errors import KerunError
+
+__all__ = ["InteropError"]
+
+
+class InteropError(KerunError):
+    """A model that cannot be brought in as a spec, or an export that cannot be made or checked."""
+
+    exit_code = 2

@@ -1,0 +1,39 @@
+"""The whole of keras.applications through kerun import and back (slow: about 40 minutes on 2 cores).
+
+Each architecture is built with ``weights=None`` at the smallest input it takes, saved, imported,
+built from the spec, given the original's weights, and compared on the same input. ConvNeXt and
+InceptionResNetV2 use layer classes from Keras's private application modules (``LayerScale``,
+``CustomScaleLayer``): without a plugin they are the clear error naming the layer, with
+``app_plugins.py`` they round-trip like the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import pytest
+
+from interop_testing import roundtrip
+from kerun.interop import InteropError
+from kerun.interop.importer import import_model
+
+APPLICATIONS = sorted(n for n in dir(keras.applications) if n[:1].isupper())
+NEEDS_PLUGIN = {"ConvNeXtTiny": "LayerScale", "ConvNeXtSmall": "LayerScale", "ConvNeXtBase": "LayerScale",
+                "ConvNeXtLarge": "LayerScale", "ConvNeXtXLarge": "LayerScale", "InceptionResNetV2": "CustomScaleLayer"}
+MIN_SIZE = {"InceptionV3": 75, "InceptionResNetV2": 75, "Xception": 71}
+PLUGINS = Path(__file__).parent / "app_plugins.py"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_application_round_trips(name: str, tmp_path: Path) -> None:
+    size = MIN_SIZE.get(name, 32)
+    model = getattr(keras.applications, name)(weights=None, input_shape=(size, size, 3))
+    plugins = []
+    if name in NEEDS_PLUGIN:
+        model.save(tmp_path / "plain.keras")
+        with pytest.raises(InteropError, match=rf"is a {NEEDS_PLUGIN[name]} \(from keras\.src\.applications\.\w+\), a class from code kerun was not given"):
+            import_model(tmp_path / "plain.keras", tmp_path / "plain.yaml")
+        plugins = [PLUGINS]
+    roundtrip(model, tmp_path, plugins=plugins, rtol=1e-4, atol=1e-5)
