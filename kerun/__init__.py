@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kerun.errors import BuildError, DataError, KerunError, Location, PluginError, Problem, RunError, SpecError
-from kerun.spec import LoadedSpec, load_spec
 
 __version__ = "0.1.0"
 
@@ -30,7 +29,11 @@ __all__ = [
     "train_file",
 ]
 
+# Imported on first use: pydantic and the spec models cost about 0.1 s that `kerun --help` (and
+# anything importing kerun.errors) need not pay (benchmarks/README.md, start-up).
 _LAZY = {
+    "LoadedSpec": "kerun.spec",
+    "load_spec": "kerun.spec",
     "build_model": "kerun.build.model",
     "train": "kerun.run.train",
     "train_file": "kerun.run.train",
@@ -48,3 +51,4 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # pragma: no cover
     from kerun.build.model import build_model
     from kerun.run.train import train, train_file
+    from kerun.spec import LoadedSpec, load_spec
