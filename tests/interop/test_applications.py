@@ -1,4 +1,5 @@
-"""The whole of keras.applications through kerun import and back (slow: about 40 minutes on 2 cores).
+"""The whole of keras.applications through kerun import and back (slow, deselected by default:
+run it with  python -m pytest -m slow tests/interop/test_applications.py  , about 8 minutes on 2 cores).
 
 Each architecture is built with ``weights=None`` at the smallest input it takes, saved, imported,
 built from the spec, given the original's weights, and compared on the same input. ConvNeXt and
