@@ -27,7 +27,7 @@ SPEC = """\
 name: csv-memory
 seed: 0
 data:
-  train: {{type: csv, path: {path}, label: label}}
+  train: {{type: csv, path: {path}, label: label{stream}}}
   validation: {{split: 0.1}}
 model:
   inputs: {{features: [{columns}]}}
@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--small-mb", type=int, default=200)
     parser.add_argument("--large-mb", type=int, default=2000)
     parser.add_argument("--keep", type=Path, default=None, help="keep the generated files here")
+    parser.add_argument("--stream", action="store_true",
+                        help="stream both files (by default only files over 256 MiB stream, so the small one is read whole)")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="kerun-csv-memory-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +85,7 @@ def main() -> None:
         rows = write_csv(csv_path, mb) if not csv_path.exists() else sum(1 for _ in open(csv_path)) - 1
         size = csv_path.stat().st_size / 1024 / 1024
         spec = folder / f"{label}.yaml"
-        spec.write_text(SPEC.format(path=csv_path, columns=COLUMNS))
+        spec.write_text(SPEC.format(path=csv_path, columns=COLUMNS, stream=", stream: true" if args.stream else ""))
         peak, seconds = peak_memory_mb(spec, folder / "runs")
         results[label] = {"file_mb": round(size, 1), "rows": rows, "peak_rss_mb": round(peak, 1), "train_seconds": round(seconds, 1)}
         print(f"{label}: {size:,.0f} MB, {rows:,} rows -> peak {peak:,.0f} MB, {seconds:.0f} s (generated in {time.perf_counter() - t0:.0f} s)", flush=True)
