@@ -157,6 +157,13 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def _short_value(value: Any) -> str:
+    """A sweep value for a table cell: floats to 4 significant digits, the rest as JSON."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value)
+
+
 def _metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Any:
     from rich.table import Table
 
@@ -503,7 +510,7 @@ def sweep(
         table.add_column(col)
     for r in result.trials:
         value = f"{r['value']:.4g}" if r["value"] is not None else ""
-        table.add_row(str(r["trial"]), r["state"], value, *[json.dumps(r.get(k)) for k in keys], f"{r['seconds'] or 0:.1f}")
+        table.add_row(str(r["trial"]), r["state"], value, *[_short_value(r.get(k)) for k in keys], f"{r['seconds'] or 0:.1f}")
     console = _console()
     console.print(table)
     if result.best:
