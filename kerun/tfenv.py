@@ -22,7 +22,8 @@ _NOISE = re.compile(
     rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     rb"|[IWE]\d{4} [\d:.]+\s+\d+ (port|cudart_stub|cpu_feature_guard|cuda_platform|cuda_executor|cuda_dnn|cuda_blas|"
     rb"cuda_fft|computation_placer|gpu_device|dso_loader)\.cc:\d+\]"
-    rb"|To enable the following instructions: .* in other operations, rebuild TensorFlow)"
+    rb"|To enable the following instructions: .* in other operations, rebuild TensorFlow"
+    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU\.)"
 )
 _installed = False
 
