@@ -202,9 +202,7 @@ def train(
     if spec is None:
         if resume is None:
             raise typer.BadParameter("give a spec file, or --resume RUN_DIR")
-        manifest = RunDir.open(resume).manifest
-        origin = manifest.get("spec_path")
-        loaded = load_spec(resume / "spec.yaml", root=Path(origin).parent if origin else None)
+        loaded = RunDir.open(resume).load_spec()
     else:
         loaded = load_spec(spec, overrides or [])
     progress = "quiet" if quiet or json_out else "auto"

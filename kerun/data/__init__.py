@@ -286,7 +286,7 @@ def _sparse_outputs(loaded: LoadedSpec, output_names: list[str]) -> set[str]:
 
 def _synthetic_datasets(loaded: LoadedSpec, built: Any, limit: int | None, seed: int, sseed: int | None) -> Datasets:
     spec = loaded.spec
-    ins, outs = list(built.input_names), list(built.output_names)
+    outs = list(built.output_names)
     size = limit or SYNTHETIC_SIZE
     sparse = _sparse_outputs(loaded, outs)
     bs = spec.train.batch_size

@@ -147,6 +147,13 @@ class RunDir:
             raise RunError(f"the manifest of {path} cannot be read: {exc}") from None
         return cls(path, manifest)
 
+    def load_spec(self) -> Any:
+        """The spec as this run used it; relative paths resolve from the original spec's folder."""
+        from kerun.spec import load_spec
+
+        origin = self.manifest.get("spec_path")
+        return load_spec(self.file(SPEC_FILE), root=Path(origin).parent if origin else None)
+
     def effective_status(self) -> str:
         """The status, with a ``running`` run whose process is gone (on this host) shown as ``killed``."""
         status = str(self.manifest.get("status", "?"))

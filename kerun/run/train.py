@@ -9,7 +9,6 @@ last backed-up epoch in the same folder.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 import time
@@ -197,11 +196,3 @@ def _is_chief(loaded: LoadedSpec) -> bool:
     kind, index = task.get("type", "worker"), int(task.get("index", 0))
     has_chief = "chief" in config.get("cluster", {})
     return kind == "chief" or (not has_chief and kind == "worker" and index == 0)
-
-
-def finite(value: Any) -> float | None:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

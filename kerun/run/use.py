@@ -14,7 +14,7 @@ import numpy as np
 
 from kerun.errors import DataError, RunError
 from kerun.run.rundir import MODEL_FILE, RunDir, atomic_path
-from kerun.spec import LoadedSpec, load_spec
+from kerun.spec import LoadedSpec
 
 __all__ = ["evaluate_run", "load_run", "predict_run"]
 
@@ -30,9 +30,7 @@ def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
     from kerun.build.plugins import load_plugins
 
     run = RunDir.open(run_dir)
-    origin = run.manifest.get("spec_path")
-    root = Path(origin).parent if origin else None
-    loaded = load_spec(run.file("spec.yaml"), root=root)
+    loaded = run.load_spec()
     model_path = run.file(MODEL_FILE)
     if not model_path.is_file():
         raise RunError(

@@ -24,7 +24,7 @@ from kerun.spec.plugins import PluginClass, scan_plugins
 from kerun.spec.root import KerunSpec
 from kerun.spec.suggest import did_you_mean, nearest
 
-__all__ = ["argument_kind", "check_spec", "output_names", "split_ref"]
+__all__ = ["argument_kind", "check_spec", "split_ref"]
 
 Path_ = tuple[str | int, ...]
 
@@ -71,10 +71,6 @@ def split_ref(ref: str) -> tuple[str, int | None]:
     """``lstm.1`` -> ("lstm", 1): one of several outputs of an entry; ``x`` -> ("x", None)."""
     m = re.fullmatch(r"(.+)\.(\d+)", ref)
     return (m.group(1), int(m.group(2))) if m else (ref, None)
-
-
-def output_names(model: ModelSpec) -> list[str]:
-    return model.output_names()
 
 
 @cache
@@ -267,7 +263,7 @@ class Checker:
                         self.add(epath, f"the first entry needs 'inputs:' because the model has {len(inputs)} inputs ({', '.join(inputs)})")
             else:
                 for sub, ref in refs:
-                    self._check_ref(ref, epath + sub, defined, later, i, inputs)
+                    self._check_ref(ref, epath + sub, defined, later, i)
                     if split_ref(ref)[0] in inputs:
                         used_inputs.add(split_ref(ref)[0])
             if entry.use is not None:
@@ -305,7 +301,7 @@ class Checker:
                 if base not in defined or defined[base] is None and base not in inputs:
                     self.add(opath, f"output {ref!r} names no entry", hint=did_you_mean(base, list(later)))
 
-    def _check_ref(self, ref: str, path: Path_, defined: dict[str, int | None], later: dict[str, int], index: int, inputs: list[str]) -> None:
+    def _check_ref(self, ref: str, path: Path_, defined: dict[str, int | None], later: dict[str, int], index: int) -> None:
         base, _ = split_ref(ref)
         if base in defined:
             return

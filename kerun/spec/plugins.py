@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from kerun.errors import Problem
