@@ -50,6 +50,11 @@ class TableStream:
     chunks: Callable[[Sequence[str] | None], Iterator[dict[str, np.ndarray]]]
     num_rows: int | None = None
     limit: int | None = None
+    units: Callable[[], Iterator[tuple[bytes, int, int]]] | None = None
+    """Optional: the raw blocks behind ``chunks`` as ``(payload, first_row, first_line)``, cheap to
+    produce in order; ``read_unit(payload, first_line, columns)`` parses one, so blocks can be
+    parsed in parallel."""
+    read_unit: Callable[[bytes, int, Sequence[str] | None], dict[str, np.ndarray]] | None = None
 
 
 @dataclass

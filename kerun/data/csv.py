@@ -1,8 +1,9 @@
 """``type: csv``: a delimited text file with a header row, one column per field.
 
-Small files are read whole with pyarrow's multithreaded reader; large ones (or ``stream: true``)
-are read block by block with ``pyarrow.csv.open_csv`` so memory stays bounded. A ragged row is a
-DataError naming the file and the line.
+Small files are read whole with pyarrow's multithreaded reader. Large ones (or ``stream: true``)
+are cut into blocks of whole records (a few MB of text each, never inside a quoted field) that are
+parsed one by one with pandas' C parser, in parallel when training, so memory stays bounded.
+A ragged row is a DataError naming the file and the line.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from kerun.data._common import Arrays, SourceContext, TableStream, missing_name_
 
 __all__ = ["BLOCK_SIZE", "read_csv", "stream_csv", "table_to_arrays", "column_to_numpy"]
 
-BLOCK_SIZE = 16 * 1024 * 1024
+BLOCK_SIZE = 4 * 1024 * 1024
 """Bytes of CSV text parsed per block when streaming."""
 
 
@@ -135,10 +136,95 @@ def read_csv(ctx: SourceContext, limit: int | None = None) -> Arrays:
     return table_to_arrays(table)
 
 
+_WHITESPACE = np.zeros(256, dtype=bool)
+_WHITESPACE[[9, 10, 13, 32]] = True
+
+
+def record_ends(buf: bytes) -> np.ndarray:
+    """Offsets just past each newline of ``buf`` that ends a record (``buf`` starts at a record's
+    start; a newline inside a quoted field does not end one)."""
+    a = np.frombuffer(buf, np.uint8)
+    nl = np.flatnonzero(a == 10)
+    if len(nl) and buf.find(b'"') != -1:
+        inside = np.logical_xor.accumulate(a == 34)  # odd number of quotes so far
+        nl = nl[~inside[nl]]
+    return nl + 1
+
+
+def count_records(block: bytes, ends: np.ndarray) -> int:
+    """Records in ``block`` (which ends at ``ends[-1]``), not counting blank lines, as pandas skips them."""
+    if not len(ends):
+        return 0
+    a = np.frombuffer(block, np.uint8)
+    starts = np.concatenate(([0], ends[:-1]))
+    suspects = np.flatnonzero(_WHITESPACE[a[starts]])  # a blank record starts with whitespace
+    blank = sum(1 for i in suspects if not block[starts[i]:ends[i]].strip())
+    return len(ends) - blank
+
+
+def ragged_record(block: bytes, delimiter: bytes, width: int) -> tuple[int, int] | None:
+    """(index, fields) of the first non-blank line of ``block`` (no quotes in it) whose number of
+    fields is not ``width``, or None. Vectorised: delimiters counted per line."""
+    a = np.frombuffer(block, np.uint8)
+    ends = np.flatnonzero(a == 10)
+    if not len(ends) or ends[-1] != len(a) - 1:
+        ends = np.append(ends, len(a))
+    seps = np.flatnonzero(a == delimiter[0])
+    fields = np.diff(np.searchsorted(seps, ends), prepend=0) + 1
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    for i in np.flatnonzero(fields != width):
+        line = block[starts[i]:ends[i]]
+        if line.strip():
+            return int(i), int(fields[i])
+    return None
+
+
+def csv_blocks(path: Path, start: int, block_size: int) -> Iterator[tuple[bytes, int, int]]:
+    """``(text, first_row, first_line)`` of whole records, about ``block_size`` bytes each, read from
+    byte ``start`` (just after the header) to the end of the file. Rows count records from 0;
+    lines count the file's lines from 1, the header being line 1."""
+    row, line = 0, 2
+    carry = b""
+    with open(path, "rb") as f:
+        f.seek(start)
+        while True:
+            data = f.read(block_size)
+            buf = carry + data if carry else data
+            if not data:
+                if buf.strip():
+                    yield buf, row, line
+                return
+            ends = record_ends(buf)
+            if not len(ends):
+                carry = buf
+                continue
+            cut = int(ends[-1])
+            block, carry = buf[:cut], buf[cut:]
+            yield block, row, line
+            row += count_records(block, ends)
+            line += block.count(b"\n")
+
+
+def _header_end(path: Path) -> int:
+    """Byte offset just past the header record."""
+    with open(path, "rb") as f:
+        head = b""
+        while True:
+            data = f.read(1 << 16)
+            head += data
+            ends = record_ends(head)
+            if len(ends):
+                return int(ends[0])
+            if not data:
+                return len(head)
+
+
 def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int | None = None) -> TableStream:
-    """The file as a :class:`TableStream` read with pandas' C parser in chunks of about ``block_size``
-    bytes (pyarrow's streaming reader grows with the file; pandas' chunked reader stays flat).
+    """The file as a :class:`TableStream` in blocks of whole records of about ``block_size`` bytes,
+    each parsed with pandas' C parser (which releases the GIL, so blocks parse in parallel).
     Column types come from the first rows (integers are read as float64, so later blocks agree)."""
+    import io
+
     import pandas as pd
 
     spec = ctx.spec
@@ -146,10 +232,6 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
     header = _header(ctx, path, spec.delimiter)
     columns = _check_columns(ctx, spec.columns, header)
     bs = block_size or BLOCK_SIZE
-    with open(path, "rb") as f:
-        sample = f.read(min(bs, 1 << 20))
-    line_bytes = max(1, len(sample) // max(1, sample.count(b"\n")))
-    rows_per_chunk = max(64, bs // line_bytes)
     try:
         first = pd.read_csv(path, sep=spec.delimiter, usecols=columns, nrows=1000, engine="c", encoding="utf-8-sig")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
@@ -160,36 +242,57 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
         kind = first[name].dtype.kind
         dtypes[name] = np.dtype(np.float64) if kind in "iufb" else np.dtype(object)
     order = [c for c in header if c in dtypes]
+    start = _header_end(path)
 
-    def chunks(wanted: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
+    delimiter = spec.delimiter.encode()
+
+    def read_unit(block: bytes, first_line: int, wanted: Sequence[str] | None) -> dict[str, np.ndarray]:
         cols = list(wanted) if wanted is not None else order
         conv = {c: (str if dtypes[c] == object else np.float64) for c in cols}
+        # pandas ignores extra fields in a row when given usecols: check widths here when that is
+        # cheap (no quotes), else let pandas see every column.
+        usecols: list[str] | None = cols
+        if len(delimiter) != 1 or b'"' in block:
+            usecols = None
+        else:
+            bad = ragged_record(block, delimiter, len(header))
+            if bad is not None:
+                index, got = bad
+                raise ctx.error(f"{path}: row at line {first_line + index} has {got} fields, the header has {len(header)}", "path",
+                                hint="every row needs one value per header column (quote values that contain the delimiter)")
         try:
-            reader = pd.read_csv(path, sep=spec.delimiter, usecols=cols, dtype=conv, chunksize=rows_per_chunk,
-                                 engine="c", encoding="utf-8-sig", keep_default_na=True)
-            with reader:
-                for frame in reader:
-                    frame.columns = [str(c).strip() for c in frame.columns]
-                    out = {}
-                    for c in cols:
-                        arr = frame[c].to_numpy()
-                        if dtypes[c] == object:
-                            arr = np.where(pd.isna(arr), "", arr).astype(object) if frame[c].hasnans else arr.astype(object)
-                        out[c] = arr
-                    yield out
+            frame = pd.read_csv(io.BytesIO(block), sep=spec.delimiter, header=None, names=header, usecols=usecols,
+                                dtype=conv, engine="c", keep_default_na=True)
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
-            raise _pandas_error(ctx, path, spec.delimiter, e) from None
+            raise _pandas_error(ctx, path, spec.delimiter, e, first_line=first_line) from None
+        out = {}
+        for c in cols:
+            arr = frame[c].to_numpy()
+            if dtypes[c] == object:
+                arr = np.where(pd.isna(arr), "", arr).astype(object) if frame[c].hasnans else arr.astype(object)
+            out[c] = arr
+        return out
 
-    return TableStream(columns=order, dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit)
+    def units() -> Iterator[tuple[bytes, int, int]]:
+        return csv_blocks(path, start, bs)
+
+    def chunks(wanted: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
+        for block, _, first_line in units():
+            yield read_unit(block, first_line, wanted)
+
+    return TableStream(columns=order, dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit,
+                       units=units, read_unit=read_unit)
 
 
-def _pandas_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception) -> Exception:
+def _pandas_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception, first_line: int = 1) -> Exception:
+    """A DataError for pandas' ``e``; ``first_line`` is the file line pandas counted as its line 1."""
     import re
 
     msg = str(e)
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
     if m:
         expected, line, got = m.groups()
+        line = int(line) + first_line - 1
         return ctx.error(f"{path}: row at line {line} has {got} fields, the header has {expected}", "path",
                          hint="every row needs one value per header column (quote values that contain the delimiter)")
     if "could not convert" in msg or "Unable to parse" in msg or "invalid literal" in msg:

@@ -3,13 +3,15 @@
 In memory, a split is held once as tensors; a dataset of example *indices* is shuffled (seeded),
 batched, and each batch is gathered with one ``tf.gather`` per field, so shuffling never keeps a
 second copy of the data and no per-example Python runs. Streamed files are parsed per chunk in a
-generator (vectorised), rows are assigned to splits by a seeded hash of their row number (stable
-across epochs), then unbatched, shuffled in a bounded buffer, batched and prefetched.
+generator or, for CSV, in a parallel ``map`` over raw blocks (vectorised); rows are assigned to
+splits by a seeded hash of their row number (stable across epochs), shuffled within their block
+(or in a bounded buffer), batched and prefetched.
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+import itertools
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -124,47 +126,64 @@ def _spec_of(a: np.ndarray, free: tuple[int | None, ...] | None = None) -> tf.Te
     return tf.TensorSpec(shape=(None, *shape), dtype=dtype)
 
 
+def _remember(e: DataError) -> None:
+    _STREAM_ERRORS[:] = [*_STREAM_ERRORS[-7:], e]
+
+
 def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, float] | None, seed: int,
                    input_names: list[str], output_names: list[str], batch_size: int, x_only: bool = False,
                    shuffle: bool = False, buffer: int | None = None, shuffle_seed: int | None = None,
                    cache: bool = False) -> tf.data.Dataset:
-    """A streamed split: rows whose hash falls in ``interval`` (all rows if None), read chunk by chunk."""
+    """A streamed split: rows whose hash falls in ``interval`` (all rows if None), read block by block.
+
+    With a stream that offers raw blocks (CSV), blocks are parsed and mapped in parallel
+    (``tf.numpy_function`` in a deterministic parallel ``map``; pandas releases the GIL while it
+    parses) and a shuffled split is shuffled within each block, seeded per epoch, then cut into
+    batches with ``rebatch``: no per-example work in Python or tf.data. ``buffer`` (the spec's
+    ``data.shuffle_buffer``) or ``cache`` adds an example-level shuffle buffer on top.
+    """
     if x_only:
         plan = Plan(plan.ctx, plan.inputs, [], None, plan.schema)
     needed = plan.needed()
     limit = stream.limit
-    empty = plan.empty()
-    signature = tf.nest.map_structure(_spec_of, to_structure(empty, input_names, output_names, x_only))
+    empty = to_structure(plan.empty(), input_names, output_names, x_only)
+    signature = tf.nest.map_structure(_spec_of, empty)
+
+    def select(chunk: dict[str, np.ndarray], offset: int) -> Any | None:
+        """The mapped structure of the chunk's rows in this split (None if none are)."""
+        n = len(next(iter(chunk.values())))
+        if limit is not None and offset + n > limit:
+            n = max(0, limit - offset)
+            chunk = {k: v[:n] for k, v in chunk.items()}
+        first = offset
+        if interval is not None and n:
+            u = hash_unit(np.arange(offset, offset + n), seed)
+            mask = (u >= interval[0]) & (u < interval[1])
+            chunk = {k: v[mask] for k, v in chunk.items()}
+            rows = np.flatnonzero(mask)
+            first = offset + (int(rows[0]) if len(rows) else 0)
+        if not n or not len(next(iter(chunk.values()))):
+            return None
+        return to_structure(plan.apply(chunk, row_offset=first), input_names, output_names, x_only)
+
+    if stream.units is not None and stream.read_unit is not None:
+        return _parallel_stream(stream, needed, select, empty, signature, batch_size=batch_size, shuffle=shuffle,
+                                buffer=buffer, shuffle_seed=shuffle_seed, cache=cache)
 
     def chunks() -> Iterator[Any]:
         try:
-            yield from _chunks()
+            offset = 0
+            for chunk in stream.chunks(needed):
+                n = len(next(iter(chunk.values())))
+                got = select(chunk, offset)
+                if got is not None:
+                    yield got
+                offset += n
+                if limit is not None and offset >= limit:
+                    break
         except DataError as e:
-            _STREAM_ERRORS[:] = [*_STREAM_ERRORS[-7:], e]
+            _remember(e)
             raise
-
-    def _chunks() -> Iterator[Any]:
-        offset = 0
-        for chunk in stream.chunks(needed):
-            n = len(next(iter(chunk.values())))
-            if limit is not None and offset + n > limit:
-                n = limit - offset
-                chunk = {k: v[:n] for k, v in chunk.items()}
-            if n <= 0:
-                break
-            if interval is not None:
-                u = hash_unit(np.arange(offset, offset + n), seed)
-                mask = (u >= interval[0]) & (u < interval[1])
-                chunk = {k: v[mask] for k, v in chunk.items()}
-                rows = np.flatnonzero(mask)
-            else:
-                rows = None
-            if len(next(iter(chunk.values()))):
-                mapped = plan.apply(chunk, row_offset=offset + (int(rows[0]) if rows is not None and len(rows) else 0))
-                yield to_structure(mapped, input_names, output_names, x_only)
-            offset += n
-            if limit is not None and offset >= limit:
-                break
 
     ds = tf.data.Dataset.from_generator(chunks, output_signature=signature).unbatch()
     if cache:
@@ -172,3 +191,57 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
     if shuffle:
         ds = ds.shuffle(buffer or STREAM_SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _parallel_stream(stream: TableStream, needed: list[str], select: Callable[[dict[str, np.ndarray], int], Any],
+                     empty: Any, signature: Any, *, batch_size: int, shuffle: bool, buffer: int | None,
+                     shuffle_seed: int | None, cache: bool) -> tf.data.Dataset:
+    assert stream.units is not None and stream.read_unit is not None
+    units, read_unit, limit = stream.units, stream.read_unit, stream.limit
+    flat_specs = tf.nest.flatten(signature)
+    flat_empty = [np.asarray(a) for a in tf.nest.flatten(empty)]
+    epochs = itertools.count()
+    in_block = shuffle and not cache and not buffer  # else the example-level buffer below shuffles
+
+    def blocks() -> Iterator[tuple[bytes, int, int, int]]:
+        epoch = next(epochs)  # called again for every pass over the data
+        for payload, first_row, first_line in units():
+            if limit is not None and first_row >= limit:
+                return
+            yield payload, first_row, first_line, epoch
+
+    def parse(payload: bytes, first_row: Any, first_line: Any, epoch: Any) -> list[np.ndarray]:
+        try:
+            got = select(read_unit(payload, int(first_line), needed), int(first_row))
+        except DataError as e:
+            _remember(e)
+            raise
+        if got is None:
+            return flat_empty
+        flat = tf.nest.flatten(got)
+        if in_block:
+            rng = np.random.default_rng(None if shuffle_seed is None else [shuffle_seed, int(epoch), int(first_row)])
+            order = rng.permutation(len(flat[0]))
+            flat = [a[order] for a in flat]
+        return flat
+
+    def parsed(payload: tf.Tensor, first_row: tf.Tensor, first_line: tf.Tensor, epoch: tf.Tensor) -> Any:
+        flat = tf.numpy_function(parse, [payload, first_row, first_line, epoch], [s.dtype for s in flat_specs],
+                                 stateful=False)
+        for t, s in zip(flat, flat_specs):
+            t.set_shape(s.shape)
+        return tf.nest.pack_sequence_as(signature, flat)
+
+    meta = (tf.TensorSpec((), tf.string), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64), tf.TensorSpec((), tf.int64))
+    ds = tf.data.Dataset.from_generator(blocks, output_signature=meta)
+    ds = ds.map(parsed, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if cache or (shuffle and buffer):
+        ds = ds.unbatch()
+        if cache:
+            ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(buffer or STREAM_SHUFFLE_BUFFER, seed=shuffle_seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size)
+    else:
+        ds = ds.rebatch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)
