@@ -13,7 +13,31 @@ from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.suggest import did_you_mean
 
-__all__ = ["Arrays", "SourceContext", "TableStream", "missing_name_error"]
+__all__ = ["ALIGN", "Arrays", "SourceContext", "TableStream", "aligned_empty", "missing_name_error", "take_rows"]
+
+ALIGN = 64
+"""Byte alignment TensorFlow needs to use an array's memory as a tensor's without a copy."""
+
+_ALIGNED_FROM = 1 << 20  # bytes: smaller arrays are cheap to copy
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any, *, fortran: bool = False) -> np.ndarray:
+    """An uninitialised array whose data starts on an :data:`ALIGN`-byte boundary (when it is
+    large enough to be worth handing to TensorFlow without a copy; numpy only promises 16)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < _ALIGNED_FROM:
+        return np.empty(shape, dtype, order="F" if fortran else "C")
+    raw = np.empty(nbytes + ALIGN, np.uint8)
+    start = (-raw.ctypes.data) % ALIGN
+    flat = raw[start:start + nbytes].view(dtype)
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+def take_rows(arr: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``arr[index]`` along the first axis, into aligned memory."""
+    out = aligned_empty((len(index), *arr.shape[1:]), arr.dtype)
+    return np.take(arr, index, axis=0, out=out)
 
 
 @dataclass

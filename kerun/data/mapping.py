@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kerun.data._common import SourceContext, missing_name_error
+from kerun.data._common import SourceContext, aligned_empty, missing_name_error, take_rows
 from kerun.errors import DataError
 from kerun.spec.data import FieldSpec
 
@@ -70,7 +70,7 @@ class Mapped:
         return 0 if self.sw is None else len(self.sw)
 
     def take(self, index: np.ndarray) -> "Mapped":
-        return Mapped({k: v[index] for k, v in self.x.items()}, {k: v[index] for k, v in self.y.items()},
+        return Mapped({k: take_rows(v, index) for k, v in self.x.items()}, {k: take_rows(v, index) for k, v in self.y.items()},
                       None if self.sw is None else self.sw[index])
 
 
@@ -429,7 +429,7 @@ def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_
     want = np.dtype(p.dtype)
     work = want if want.kind == "f" else np.dtype(np.float64)
     if p.stack:
-        arr = np.empty((n, len(p.fields)), dtype=work)
+        arr = aligned_empty((n, len(p.fields)), work)
         for j, c in enumerate(p.fields):
             arr[:, j] = _numeric(plan, c, fields[c], p.dtype, row_offset, what)
     else:
