@@ -393,6 +393,10 @@ def main(argv: list[str] | None = None) -> None:
         "repeats": args.repeats,
         "workloads": {},
     }
+    # Byte-code as an installed package has it (pip compiles on install; an editable install writes
+    # it on first import unless PYTHONDONTWRITEBYTECODE is set, as on some CI images): otherwise
+    # every fresh process would compile kerun's modules again and time that.
+    subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "kerun")], check=True, stdout=subprocess.DEVNULL)
     try:
         if "startup" in selected:
             print("start-up", flush=True)
