@@ -140,6 +140,9 @@ _TENSORFLOW_COMMANDS = {"train", "eval", "predict", "summary", "plot", "launch",
 
 
 def main() -> None:
+    from kerun.run.lifeline import hold
+
+    hold()  # a sweep trial or launched worker ends with the kerun that started it
     if len(sys.argv) > 1 and sys.argv[1] in _TENSORFLOW_COMMANDS:
         from kerun.tfenv import filter_native_stderr
 

@@ -26,6 +26,7 @@ from typing import Any, Callable
 from xml.etree import ElementTree as ET
 
 from kerun.errors import Location, Problem, SpecError
+from kerun.run.lifeline import child_env
 
 __all__ = ["CheckOptions", "CheckResult", "STAGES", "check_specs", "exit_code", "junit_xml"]
 
@@ -79,7 +80,7 @@ def _run_worker(path: Path, options: CheckOptions, result: CheckResult, on_updat
             cmd.append("--synthetic")
         for o in options.overrides:
             cmd += ["--set", o]
-        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+        env = child_env({**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
         output: list[str] = []
 

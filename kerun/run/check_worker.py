@@ -48,6 +48,9 @@ def _compare(a: Any, b: Any) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from kerun.run.lifeline import hold
+
+    hold()
     parser = argparse.ArgumentParser(prog="kerun-check-worker")
     parser.add_argument("spec", type=Path)
     parser.add_argument("--runs-dir", type=Path, required=True)

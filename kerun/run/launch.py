@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kerun.errors import RunError
+from kerun.run.lifeline import child_env
 from kerun.spec import load_spec
 
 __all__ = ["LaunchResult", "WorkerResult", "free_ports", "launch", "tf_config"]
@@ -182,7 +183,7 @@ def launch(
         files = []
         try:
             for i in range(workers):
-                env = {**os.environ, "TF_CONFIG": tf_config(addresses, i), RUN_DIR_ENV: str(folder)}
+                env = child_env({**os.environ, "TF_CONFIG": tf_config(addresses, i), RUN_DIR_ENV: str(folder)})
                 env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
                 out, err = open(logs / f"worker-{i}.json", "wb"), open(logs / f"worker-{i}.log", "wb")
                 files += [out, err]

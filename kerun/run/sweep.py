@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from kerun.errors import Location, Problem, RunError, SpecError
+from kerun.run.lifeline import child_env
 from kerun.spec import LoadedSpec, dump_yaml, load_spec, spec_from_text
 from kerun.spec.loader import resolve_path
 
@@ -347,7 +348,7 @@ def _run_trial(loaded: LoadedSpec, folder: Path, number: int, values: dict[str, 
     log.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "kerun", "train", str(loaded.path.resolve()),
                *[a for o in [*loaded.overrides, *overrides_for(values)] for a in ("--set", o)], "--json"]
-    env = {**os.environ, RUN_DIR_ENV: str(run_dir)}
+    env = child_env({**os.environ, RUN_DIR_ENV: str(run_dir)})
     env.pop("TF_CONFIG", None)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     t0 = time.monotonic()
