@@ -25,8 +25,15 @@ def _float(v: Any) -> float:
         return float("nan")
 
 
+HISTORY_PACE = 20
+"""The history files are rewritten after an epoch when the time since they were last written is at
+least this many times what that write took (every epoch unless epochs are very short)."""
+
+
 class HistoryWriter(keras.callbacks.Callback):
-    """history.csv and history.json rewritten atomically after every epoch.
+    """history.csv and history.json rewritten atomically after epochs, paced by :data:`HISTORY_PACE`
+    (two fsynced files cost more than a short epoch trains), and always at the end of training,
+    before every backup (``flush``) and when the session closes.
 
     On a resumed run the rows from the epoch training restarts at onwards are dropped first, so the
     history has neither a gap nor a duplicate.
@@ -44,6 +51,9 @@ class HistoryWriter(keras.callbacks.Callback):
             except (OSError, json.JSONDecodeError):
                 self.rows = []
         self._t0 = 0.0
+        self._written = len(self.rows)
+        self._last_write: float | None = None
+        self._write_cost = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self.started:
@@ -61,11 +71,22 @@ class HistoryWriter(keras.callbacks.Callback):
                 row["learning_rate"] = _float(keras.ops.convert_to_numpy(lr))
         row["seconds"] = round(time.perf_counter() - self._t0, 4)
         self.rows.append(row)
-        self.flush()
+        now = time.perf_counter()
+        if self._last_write is None or now - self._last_write >= HISTORY_PACE * self._write_cost:
+            self.flush()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.flush_pending()
+
+    def flush_pending(self) -> None:
+        """Write the files if rows were added since they were last written."""
+        if self._written != len(self.rows):
+            self.flush()
 
     def flush(self) -> None:
         if not self.run.writer:
             return
+        start = time.perf_counter()
         self.run.write_json(HISTORY_JSON, self.rows)
         keys: list[str] = []
         for row in self.rows:
@@ -75,6 +96,9 @@ class HistoryWriter(keras.callbacks.Callback):
         writer.writeheader()
         writer.writerows(self.rows)
         self.run.write_text(HISTORY_CSV, buf.getvalue())
+        self._written = len(self.rows)
+        self._last_write = time.perf_counter()
+        self._write_cost = self._last_write - start
 
 
 class NanGuard(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ BACKUP_PACE = 20
 class PacedBackupAndRestore(keras.callbacks.BackupAndRestore):
     _last_end: float | None = None
     _last_cost = 0.0
+    history: HistoryWriter | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.perf_counter()
@@ -49,6 +50,8 @@ class PacedBackupAndRestore(keras.callbacks.BackupAndRestore):
             self._current_epoch = epoch + 1
             self._last_batch_seen = 0
             return
+        if self.history is not None:
+            self.history.flush_pending()  # the rows of the epochs backed up are on disk first
         super().on_epoch_end(epoch, logs)
         self._last_end = time.perf_counter()
         self._last_cost = self._last_end - now
@@ -182,6 +185,8 @@ class TrainingSession:
         return len(self.history.rows) if self.history else 0
 
     def close(self) -> None:
+        if self.history is not None:
+            self.history.flush_pending()
         if self.progress is not None:
             self.progress.close()
 
@@ -256,14 +261,18 @@ class TrainingSession:
         epochs = options.epochs or spec.train.epochs
         self.history = HistoryWriter(run)
         nan_guard = NanGuard()
+        # Multi-worker: the chief alone writes the backup; the other workers restore from it.
+        # double_checkpoint keeps the previous backup, for a kill in the middle of writing one.
+        backup = (PacedBackupAndRestore if run.writer else ReadOnlyBackupAndRestore)(
+            str(run.file(BACKUP)), save_freq="epoch", delete_checkpoint=False, double_checkpoint=True)
+        if isinstance(backup, PacedBackupAndRestore):
+            backup.history = self.history
         callbacks: list[keras.callbacks.Callback] = [
-            # The history row of an epoch is written before its backup: a kill between the two
-            # leaves a row the resume drops and trains again, never a backed-up epoch without a row.
+            # The history rows of the epochs backed up are written before the backup: a kill
+            # between the two leaves rows the resume drops and trains again, never a backed-up
+            # epoch without its row.
             self.history,
-            # Multi-worker: the chief alone writes the backup; the other workers restore from it.
-            # double_checkpoint keeps the previous backup, for a kill in the middle of writing one.
-            (PacedBackupAndRestore if run.writer else ReadOnlyBackupAndRestore)(
-                str(run.file(BACKUP)), save_freq="epoch", delete_checkpoint=False, double_checkpoint=True),
+            backup,
             nan_guard,
             *self.user_callbacks(),
         ]

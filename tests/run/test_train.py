@@ -299,3 +299,31 @@ def test_eval_of_a_missing_split_is_a_clear_error(tmp_path: Path) -> None:
     run = train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
     result = runner.invoke(app, ["eval", str(run.run_dir)])
     assert result.exit_code == 2 and "no test split" in result.stderr and "validation" in result.stderr
+
+
+def test_history_writes_are_paced_but_every_row_lands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Short epochs do not each rewrite the two fsynced history files; the rows are all there at
+    the end, and the files are written before every backup."""
+    import kerun.run.callbacks as kc
+    import kerun.run.session as ks
+    from kerun.run.rundir import RunDir
+
+    writes: list[str] = []
+    real = RunDir.write_text
+
+    def counting(self: RunDir, name: str, text: str) -> None:
+        writes.append(name)
+        real(self, name, text)
+
+    monkeypatch.setattr(RunDir, "write_text", counting)
+    monkeypatch.setattr(kc, "HISTORY_PACE", 10**9)  # only the first epoch's write is ever "due"
+    monkeypatch.setattr(ks, "BACKUP_PACE", 10**9)
+    result = train_file(write_spec(tmp_path, epochs=8), [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
+    rows = list(csv.DictReader(open(result.run_dir / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 9))
+    # epoch 1 (first write), before the first backup, at the end: not once per epoch
+    assert 1 <= writes.count("history.csv") <= 3
+    writes.clear()
+    monkeypatch.setattr(kc, "HISTORY_PACE", 0)
+    train_file(write_spec(tmp_path, epochs=8), [], TrainOptions(runs_dir=tmp_path / "runs2", progress="quiet"))
+    assert writes.count("history.csv") == 8
