@@ -120,6 +120,9 @@ WORKLOADS: dict[str, dict[str, Any]] = {
         title="MLP 64-64-10, 280 MB CSV (digits rows repeated, streamed), batch 256",
         spec="csv_mlp.yaml", batch=256, epochs=2, quick_epochs=2,
         size=280, quick_size=40, make=make_big_csv, file="digits-{size}MB.csv",
+        # measured to choose the streamed shuffle: within each parsed block (the default) or an
+        # example-level buffer of 10,000 as before
+        extra={"kerun buffer=10k": ["--set", "data.shuffle_buffer=10000"]},
     ),
 }
 

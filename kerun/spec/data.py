@@ -169,7 +169,7 @@ class DataSpec(SpecModel):
     test: HeldOut | None = None
     inputs: dict[str, FieldRef] = Field(default_factory=dict, description="model input name -> field")
     targets: dict[str, FieldRef] = Field(default_factory=dict, description="model output name -> field")
-    shuffle_buffer: PosInt | None = Field(None, description="examples in the shuffle buffer; the whole split by default")
+    shuffle_buffer: PosInt | None = Field(None, description="examples in the shuffle buffer: in memory the whole split by default; a streamed CSV is shuffled within blocks of about 4 MiB by default, and this adds an example-level buffer; streamed Parquet uses 10,000")
     cache: bool | None = Field(None, description="cache decoded examples in memory; on when the data fits")
 
     @model_validator(mode="before")
