@@ -249,10 +249,11 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
     def read_unit(block: bytes, first_line: int, wanted: Sequence[str] | None) -> dict[str, np.ndarray]:
         cols = list(wanted) if wanted is not None else order
         conv = {c: (str if dtypes[c] == object else np.float64) for c in cols}
-        # pandas ignores extra fields in a row when given usecols: check widths here when that is
-        # cheap (no quotes), else let pandas see every column.
+        # pandas checks every row's width itself when it parses every column (which is also
+        # faster than usecols naming them all), but ignores extra fields under usecols: then the
+        # widths are checked here when that is cheap (no quotes), else pandas sees every column.
         usecols: list[str] | None = cols
-        if len(delimiter) != 1 or b'"' in block:
+        if len(delimiter) != 1 or b'"' in block or len(set(cols)) == len(header):
             usecols = None
         else:
             bad = ragged_record(block, delimiter, len(header))
