@@ -9,8 +9,8 @@ the start-up of the command line. Run by hand, never in the test suite::
 Every run is a fresh subprocess (imports and memory counted fairly); the variants of a workload
 alternate, in a rotated order each round, so load from other processes falls on all of them.
 Data is generated with NumPy into a temporary folder (``--data-dir``; reused when present).
-A full run (no ``--only``, no ``--quick``) writes ``benchmarks/results.json`` and
-``benchmarks/results.png``; others write them only when ``--out`` is given.
+A full run (no ``--only``, no ``--quick``) writes ``benchmarks/results-full.json`` and
+``benchmarks/results-full.png``; others write them only when ``--out`` is given.
 """
 
 from __future__ import annotations
@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = [s for s in selected if s not in WORKLOADS and s != "startup"]
     if unknown:
         p.error(f"unknown workload {', '.join(unknown)}; choose from {', '.join([*WORKLOADS, 'startup'])}")
-    out = args.out or (HERE / "results.json" if not args.quick and not args.only else None)
+    out = args.out or (HERE / "results-full.json" if not args.quick and not args.only else None)
     args.data_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="kerun-bench-"))
     started = time.time()
