@@ -13,12 +13,13 @@ from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.suggest import did_you_mean
 
-__all__ = ["ALIGN", "Arrays", "SourceContext", "TableStream", "aligned_empty", "missing_name_error", "take_rows"]
+__all__ = ["ALIGN", "ALIGN_FROM", "Arrays", "SourceContext", "TableStream", "aligned_empty", "missing_name_error", "take_rows"]
 
 ALIGN = 64
 """Byte alignment TensorFlow needs to use an array's memory as a tensor's without a copy."""
 
-_ALIGNED_FROM = 1 << 20  # bytes: smaller arrays are cheap to copy
+ALIGN_FROM = 1 << 20
+"""Bytes from which an array is worth aligning and sharing with TensorFlow; smaller ones are cheap to copy."""
 
 
 def aligned_empty(shape: tuple[int, ...], dtype: Any, *, fortran: bool = False) -> np.ndarray:
@@ -26,7 +27,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any, *, fortran: bool = False) 
     large enough to be worth handing to TensorFlow without a copy; numpy only promises 16)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if nbytes < _ALIGNED_FROM:
+    if nbytes < ALIGN_FROM:
         return np.empty(shape, dtype, order="F" if fortran else "C")
     raw = np.empty(nbytes + ALIGN, np.uint8)
     start = (-raw.ctypes.data) % ALIGN

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import tensorflow as tf
 
-from kerun.data._common import ALIGN, TableStream
+from kerun.data._common import ALIGN, ALIGN_FROM, TableStream
 from kerun.data.mapping import Mapped, Plan
 from kerun.errors import DataError
 
@@ -100,7 +100,6 @@ def to_structure(mapped: Mapped, input_names: list[str], output_names: list[str]
 
 
 _SHARED_KINDS = "fiu"
-_SHARED_FROM = 1 << 20
 
 
 def _tensor(a: np.ndarray) -> tf.Tensor:
@@ -109,7 +108,7 @@ def _tensor(a: np.ndarray) -> tf.Tensor:
     first step."""
     if a.dtype == object:
         return tf.constant(a.astype(str).astype(object) if a.size and not isinstance(a.flat[0], (str, bytes)) else a, dtype=tf.string)
-    if (a.nbytes >= _SHARED_FROM and a.dtype.kind in _SHARED_KINDS and a.dtype.isnative and a.flags.c_contiguous
+    if (a.nbytes >= ALIGN_FROM and a.dtype.kind in _SHARED_KINDS and a.dtype.isnative and a.flags.c_contiguous
             and a.flags.writeable and a.ctypes.data % ALIGN == 0):
         # TensorFlow needs ALIGN-byte aligned memory (it aborts on an unaligned DLPack tensor).
         return tf.experimental.dlpack.from_dlpack(a.__dlpack__())

@@ -34,7 +34,7 @@ def hold() -> bool:
     """Start watching the parent named in the environment (and remove the name, so that this
     process's own children do not watch the wrong process). True if watching."""
     value = os.environ.pop(ENV, None)
-    if value is None or not hasattr(os, "getppid") or os.name != "posix":
+    if value is None or os.name != "posix":
         return False
     try:
         parent = int(value)
