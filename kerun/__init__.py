@@ -34,7 +34,7 @@ __all__ = [
 _LAZY = {
     "LoadedSpec": "kerun.spec",
     "load_spec": "kerun.spec",
-    "build_model": "kerun.build.model",
+    "build_model": "kerun.model.model",
     "train": "kerun.run.train",
     "train_file": "kerun.run.train",
 }
@@ -49,6 +49,6 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from kerun.build.model import build_model
+    from kerun.model.model import build_model
     from kerun.run.train import train, train_file
     from kerun.spec import LoadedSpec, load_spec

@@ -140,7 +140,7 @@ _TENSORFLOW_COMMANDS = {"train", "eval", "predict", "summary", "plot", "launch",
 
 
 def main() -> None:
-    from kerun.run.lifeline import hold
+    from kerun.orchestrate.lifeline import hold
 
     hold()  # a sweep trial or launched worker ends with the kerun that started it
     if len(sys.argv) > 1 and sys.argv[1] in _TENSORFLOW_COMMANDS:
@@ -278,8 +278,8 @@ def summary(
     json_out: bool = typer.Option(False, "--json", help="One JSON object: total_params, trainable_params, layers."),
 ) -> None:
     """Build the model and show its layers, shapes and parameters, before any training."""
-    from kerun.build.describe import describe_model
-    from kerun.build.model import build_model
+    from kerun.model.describe import describe_model
+    from kerun.model.model import build_model
     from kerun.spec import load_spec
     from kerun.tfenv import quiet_tensorflow
 
@@ -312,8 +312,8 @@ def plot(
     expand: bool = typer.Option(False, "--expand", help="Draw the layers inside sub-models."),
 ) -> None:
     """Draw the model's graph with shapes (needs Graphviz's dot)."""
-    from kerun.build.describe import plot_model
-    from kerun.build.model import build_model
+    from kerun.model.describe import plot_model
+    from kerun.model.model import build_model
     from kerun.spec import load_spec
     from kerun.tfenv import quiet_tensorflow
 
@@ -359,7 +359,7 @@ def show(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
 
 def _check_command(paths: list[Path], overrides: list[str], fmt: Format, junit: Optional[Path], synthetic: bool,
                    steps: int, timeout: float, jobs: int, keep: Optional[Path] | bool, json_out: bool) -> int:
-    from kerun.run.check import CheckOptions, check_specs, exit_code, github_annotations, junit_xml
+    from kerun.orchestrate.check import CheckOptions, check_specs, exit_code, github_annotations, junit_xml
 
     files = expand_specs(paths)
     if not files:
@@ -453,7 +453,7 @@ def launch(
     json_out: bool = typer.Option(False, "--json", help="Print every worker's result as JSON."),
 ) -> None:
     """Train one multi-worker run on N local processes over loopback (127.0.0.1)."""
-    from kerun.run.launch import launch as run_launch
+    from kerun.orchestrate.launch import launch as run_launch
 
     say = (lambda _m: None) if json_out else (lambda m: _err(f"launch: {m}"))
     result = run_launch(spec, workers, overrides or [], runs_dir, timeout=timeout, restarts=restarts, on_event=say)
@@ -488,7 +488,7 @@ def sweep(
     json_out: bool = typer.Option(False, "--json", help="Print the sweep's result as JSON."),
 ) -> None:
     """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
-    from kerun.run.sweep import SweepOptions, resume_sweep, sweep_file
+    from kerun.orchestrate.sweep import SweepOptions, resume_sweep, sweep_file
 
     say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
     options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say)

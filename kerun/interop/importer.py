@@ -638,7 +638,7 @@ def _plugin_class(item: dict[str, Any], names: frozenset[str]) -> tuple[type | N
     """The class one of this import's plugins registered for a config item, and the name a spec
     calls it by. ``names`` are what the plugins register (short and ``package>Name``): a class some
     other code registered in this process does not count, as the spec could not name it."""
-    from kerun.build.plugins import registered_class
+    from kerun.model.plugins import registered_class
 
     for key in (item.get("registered_name"), item["class_name"]):
         if not key or (str(key) not in names and str(key).split(">")[-1] not in names):
@@ -816,7 +816,7 @@ def _plugin_entries(plugins: Sequence[str | Path], spec_dir: Path) -> list[str]:
 
 def _load_plugins(entries: list[str], spec_file: Path) -> frozenset[str]:
     """Import the plugins; the names (short and ``package>Name``) of the classes they register."""
-    from kerun.build.plugins import load_plugins
+    from kerun.model.plugins import load_plugins
     from kerun.spec.plugins import scan_plugins
 
     stub = {"plugins": entries, "model": {"inputs": {"x": [1]}, "layers": [{"type": "Flatten"}]}}
@@ -872,7 +872,7 @@ def _write_weights(model_path: Path, loaded: Any, target: Path) -> None:
     quiet_tensorflow()
     import keras
 
-    from kerun.build.model import build_model
+    from kerun.model.model import build_model
 
     try:
         original = keras.models.load_model(model_path, safe_mode=True, compile=False)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import keras
 
-from kerun.build.model import BuiltModel, build_model
-from kerun.build.objects import at, make_object
+from kerun.model.model import BuiltModel, build_model
+from kerun.model.objects import at, make_object
 from kerun.errors import RunError
 from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress
 from kerun.run.multiworker import ReadOnlyBackupAndRestore
@@ -20,7 +20,7 @@ from kerun.run.rundir import BACKUP, BEST_FILE, CURVES, METRICS, MODEL_FILE, SUM
 from kerun.spec import LoadedSpec
 
 if TYPE_CHECKING:
-    from kerun.run.train import RunResult, TrainOptions
+    from kerun.run.options import RunResult, TrainOptions
 
 __all__ = ["TrainingSession", "compile_model", "model_summary"]
 
@@ -235,7 +235,7 @@ class TrainingSession:
         from kerun.data import load_datasets
         from kerun.run.distribute import strategy_scope
         from kerun.run.plots import plot_curves
-        from kerun.run.train import RunResult
+        from kerun.run.options import RunResult
 
         loaded, run, options = self.loaded, self.run_dir, self.options
         spec = loaded.spec

@@ -26,8 +26,8 @@ def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
     quiet_tensorflow()
     import keras
 
-    from kerun.build.model import BuiltModel
-    from kerun.build.plugins import load_plugins
+    from kerun.model.model import BuiltModel
+    from kerun.model.plugins import load_plugins
 
     run = RunDir.open(run_dir)
     loaded = run.load_spec()

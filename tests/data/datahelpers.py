@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kerun.build.model import build_model
+from kerun.model.model import build_model
 from kerun.spec import spec_from_text
 
 

@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from kerun.build.model import BuiltModel, build_model
+from kerun.model.model import BuiltModel, build_model
 from kerun.interop.importer import import_model, transfer_weights
 from kerun.spec import load_spec
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from interop_testing import roundtrip, sample_inputs
 from kerun_testing import EXAMPLES
-from kerun.build.model import build_model
+from kerun.model.model import build_model
 from kerun.cli import app
 from kerun.errors import BuildError, SpecError
 from kerun.interop import InteropError

@@ -17,10 +17,10 @@ from kerun_testing import SPECS
 
 MIDDLE = r"""
 import os, subprocess, sys, time
-from kerun.run.lifeline import child_env
+from kerun.orchestrate.lifeline import child_env
 env = child_env(dict(os.environ)) if sys.argv[1] == "held" else dict(os.environ)
 child = subprocess.Popen([sys.executable, "-c",
-    "import time\nfrom kerun.run.lifeline import hold\nhold()\nprint('ready', flush=True)\ntime.sleep(120)"],
+    "import time\nfrom kerun.orchestrate.lifeline import hold\nhold()\nprint('ready', flush=True)\ntime.sleep(120)"],
     env=env, start_new_session=True, stdout=subprocess.PIPE, text=True)
 assert child.stdout.readline().strip() == "ready"
 print(child.pid, flush=True)

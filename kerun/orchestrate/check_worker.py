@@ -48,7 +48,7 @@ def _compare(a: Any, b: Any) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kerun.run.lifeline import hold
+    from kerun.orchestrate.lifeline import hold
 
     hold()
     parser = argparse.ArgumentParser(prog="kerun-check-worker")

@@ -81,7 +81,7 @@ def resolve_class(kind: str | None, name: str) -> tuple[str, type]:
                 raise ValueError(f"{info.name} carries Python code and is refused")
             module = importlib.import_module(info.module)
             return k, getattr(module, info.name)
-    from kerun.build.plugins import registered_class
+    from kerun.model.plugins import registered_class
 
     found = registered_class(name)
     if found is not None:

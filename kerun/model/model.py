@@ -17,8 +17,8 @@ from typing import Any
 
 import keras
 
-from kerun.build.objects import at, make_object
-from kerun.build.plugins import load_plugins
+from kerun.model.objects import at, make_object
+from kerun.model.plugins import load_plugins
 from kerun.errors import BuildError
 from kerun.spec import LoadedSpec
 from kerun.spec.check import split_ref

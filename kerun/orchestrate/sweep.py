@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from kerun.errors import Location, Problem, RunError, SpecError
-from kerun.run.lifeline import child_env
+from kerun.orchestrate.lifeline import child_env
 from kerun.spec import LoadedSpec, dump_yaml, load_spec, spec_from_text
 from kerun.spec.loader import resolve_path
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from kerun.run.launch import launch
+from kerun.orchestrate.launch import launch
 
 SPEC = """\
 name: mw

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kerun.errors import RunError
-from kerun.run.lifeline import child_env
+from kerun.orchestrate.lifeline import child_env
 from kerun.spec import load_spec
 
 __all__ = ["LaunchResult", "WorkerResult", "free_ports", "launch", "tf_config"]

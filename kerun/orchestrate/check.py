@@ -1,7 +1,7 @@
 """``kerun check``: prove that a folder of specs still validates, builds, trains, saves and loads.
 
 Each spec is validated here, without TensorFlow; a valid spec then goes to a worker process of its
-own (``python -m kerun.run.check_worker``) that builds it, reads a small slice of its data (or
+own (``python -m kerun.orchestrate.check_worker``) that builds it, reads a small slice of its data (or
 generates data from the declared inputs with ``--synthetic``), trains a few steps, saves the model,
 loads it back with ``safe_mode``, checks that the loaded model predicts what the trained one did,
 and evaluates once. A process per spec gives each a time limit, lets ``--jobs`` run them in
@@ -26,7 +26,7 @@ from typing import Any, Callable
 from xml.etree import ElementTree as ET
 
 from kerun.errors import Location, Problem, SpecError
-from kerun.run.lifeline import child_env
+from kerun.orchestrate.lifeline import child_env
 
 __all__ = ["CheckOptions", "CheckResult", "STAGES", "check_specs", "exit_code", "junit_xml"]
 
@@ -73,7 +73,7 @@ def _run_worker(path: Path, options: CheckOptions, result: CheckResult, on_updat
         runs_dir = options.keep if options.keep is not None else Path(tmp) / "runs"
         report = Path(tmp) / "report.json"
         cmd = [
-            sys.executable, "-m", "kerun.run.check_worker", str(path),
+            sys.executable, "-m", "kerun.orchestrate.check_worker", str(path),
             "--runs-dir", str(runs_dir), "--steps", str(options.steps), "--report", str(report),
         ]
         if options.synthetic:

@@ -14,7 +14,7 @@ import keras
 import pytest
 
 from kerun_testing import SPECS
-from kerun.build.model import build_model
+from kerun.model.model import build_model
 from kerun.spec import load_spec
 
 L = keras.layers
@@ -161,7 +161,7 @@ def _classes(model: keras.Model) -> list[str]:
 
 
 def _connectivity(model: keras.Model) -> list[list[str]]:
-    from kerun.build.describe import _inputs
+    from kerun.model.describe import _inputs
 
     by_name = {layer.name: layer for layer in model.layers}
     out = []
