@@ -227,7 +227,7 @@ def eval_(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Evaluate a run's model; for classifiers also a confusion matrix (table and PNG)."""
-    from kerun.run.use import evaluate_run
+    from kerun.run.evaluate import evaluate_run
 
     if split not in ("test", "validation", "train"):
         raise typer.BadParameter("--split is test, validation or train")
@@ -260,7 +260,7 @@ def predict(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Predict with a run's model, batch by batch, with the same input mapping as training."""
-    from kerun.run.use import predict_run
+    from kerun.run.evaluate import predict_run
 
     result = predict_run(run_dir, input, output, batch_size=batch_size)
     if json_out:

@@ -238,7 +238,7 @@ def export_run(run_dir: Path, fmt: str, output: Path | None = None, *, samples: 
         raise InteropError(f"unknown export format {fmt!r}", hint=f"formats: {', '.join(FORMATS)}")
     if fmt == "onnx":
         _require_onnx()
-    from kerun.run.use import load_run
+    from kerun.run.evaluate import load_run
 
     run, _loaded, built = load_run(run_dir)
     target = output if output is not None else run.path / "export" / DEFAULT_NAMES[fmt]
