@@ -260,7 +260,7 @@ def predict(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Predict with a run's model, batch by batch, with the same input mapping as training."""
-    from kerun.run.evaluate import predict_run
+    from kerun.run.predict import predict_run
 
     result = predict_run(run_dir, input, output, batch_size=batch_size)
     if json_out:
