@@ -353,6 +353,95 @@ def class_args(cls: type) -> tuple[dict[str, dict[str, Any]], bool, list[str]]:
 
 
 # --------------------------------------------------------------------------------------------
+# descriptions from Keras's docstrings (hover text in editors; ``kerun schema``)
+# --------------------------------------------------------------------------------------------
+DOC_LIMIT = 240  # characters: a hover, not the manual
+_ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Keyword Args|Keyword Arguments)\s*:\s*$")
+_ARG_LINE = re.compile(r"^(\*{0,2}[A-Za-z_][A-Za-z0-9_]*)(\s*\([^)]*\))?\s*:\s*(.*)$")
+
+
+def _clip(text: str) -> str:
+    """Whitespace collapsed; at most two sentences and :data:`DOC_LIMIT` characters."""
+    text = " ".join(text.split())
+    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z`(])", text)
+    text = " ".join(sentences[:2])
+    if len(text) > DOC_LIMIT:
+        text = text[: DOC_LIMIT - 3].rsplit(" ", 1)[0] + "..."
+    return text
+
+
+def class_doc(cls: type) -> str:
+    """The first paragraph of the class's own docstring (empty when it has none)."""
+    doc = cls.__dict__.get("__doc__") or ""
+    paragraph = textwrap.dedent(doc).strip().split("\n\n")[0]
+    return _clip(paragraph) if paragraph and not paragraph.lstrip().startswith(("Args", ">>>", "```")) else ""
+
+
+def docstring_args(doc: str) -> dict[str, str]:
+    """``name -> description`` from the ``Args:`` sections of a Google-style docstring."""
+    out: dict[str, str] = {}
+    lines = (doc or "").expandtabs().splitlines()
+    i = 0
+    while i < len(lines):
+        header = _ARGS_HEADER.match(lines[i])
+        i += 1
+        if not header:
+            continue
+        base = len(header.group(1))
+        indent: int | None = None
+        current: str | None = None
+        while i < len(lines):
+            line = lines[i]
+            if not line.strip():
+                i += 1
+                continue
+            width = len(line) - len(line.lstrip())
+            if width <= base:
+                break  # the section ended
+            if indent is None:
+                indent = width
+            m = _ARG_LINE.match(line.strip()) if width == indent else None
+            if m:
+                current = m.group(1).lstrip("*")
+                out.setdefault(current, "")
+                if not out[current]:
+                    out[current] = m.group(3)
+            elif current is not None and width > indent and out.get(current) is not None:
+                out[current] += " " + line.strip()
+            i += 1
+    return {k: _clip(v) for k, v in out.items() if v.strip()}
+
+
+# Hand-kept: arguments that ``Layer.__init__`` pops from ``**kwargs`` and no docstring describes.
+UNDOCUMENTED_LAYER_ARGS: dict[str, str] = {
+    "input_shape": "Shape of one example, batch dimension left out; only meaningful on a model's first layer.",
+    "input_dim": "Size of the last input dimension (short for input_shape=(input_dim,)).",
+    "batch_input_shape": "Input shape with the batch dimension first (legacy spelling of batch_shape).",
+    "input_length": "Length of input sequences (legacy; kept for old configs).",
+    "batch_size": "Fixed batch size of the input (legacy, with input_shape).",
+    "autocast": "Boolean, whether to cast float inputs to the layer's compute dtype. Defaults to `True`.",
+    "activity_regularizer": "Regularizer function applied to the output of the layer.",
+}
+
+
+def args_docs(cls: type) -> dict[str, str]:
+    """Descriptions of constructor arguments: the class's docstring first, then its bases'."""
+    out: dict[str, str] = {}
+    layer_base = _resolve("keras.layers.Layer")
+    if issubclass(cls, layer_base):
+        out.update(UNDOCUMENTED_LAYER_ARGS)
+        for name, text in docstring_args(cls.__dict__.get("__doc__") or "").items():
+            out[name] = text  # the class's own words win over the generic ones
+    for klass in cls.__mro__:
+        for name, text in docstring_args(klass.__dict__.get("__doc__") or "").items():
+            out.setdefault(name, text)
+        init = klass.__dict__.get("__init__")
+        for name, text in docstring_args(getattr(init, "__doc__", None) or "").items():
+            out.setdefault(name, text)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # classes, aliases and identifiers per kind
 # --------------------------------------------------------------------------------------------
 def _public_names(module: Any) -> list[str]:
@@ -385,6 +474,13 @@ def collect_classes(kind: str) -> tuple[dict[str, Any], dict[str, str], list[str
         args, var_kwargs, cnotes = class_args(cls)
         notes += [f"{kind}/{canonical}: {n}" for n in cnotes]
         entry: dict[str, Any] = {"module": ns_name, "args": args, "var_kwargs": var_kwargs}
+        doc = class_doc(cls)
+        if doc:
+            entry["doc"] = doc
+        docs = args_docs(cls)
+        for arg, arg_entry in args.items():
+            if docs.get(arg):
+                arg_entry["doc"] = docs[arg]
         if canonical in UNSAFE.get(kind, ()):
             entry["unsafe"] = True
         if canonical in classes:

@@ -75,6 +75,9 @@ class ArgInfo:
     default_repr: str | None = None
     #: Not a named parameter: popped from ``**kwargs`` in the body (e.g. Layer's ``input_shape``).
     via_kwargs: bool = False
+    #: A sentence or two from Keras's docstring (``Args:`` section); empty when it has none.
+    #: Not compared: two arguments are the same whatever their help text says.
+    doc: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class ClassInfo:
     unsafe: bool
     #: Other public names bound to the same class (``Convolution2D`` for ``Conv2D``), sorted.
     aliases: tuple[str, ...] = ()
+    #: The first paragraph of Keras's docstring, clipped to a hover's length; may be empty.
+    doc: str = field(default="", compare=False)
 
     @property
     def required_args(self) -> tuple[str, ...]:
@@ -134,6 +139,7 @@ def _classes(kind: str) -> Mapping[str, ClassInfo]:
                 type=a["type"],
                 default_repr=a.get("default_repr"),
                 via_kwargs=bool(a.get("via_kwargs", False)),
+                doc=str(a.get("doc", "")),
             )
             for arg, a in sorted(cls["args"].items())
         }
@@ -145,6 +151,7 @@ def _classes(kind: str) -> Mapping[str, ClassInfo]:
             var_kwargs=bool(cls["var_kwargs"]),
             unsafe=bool(cls.get("unsafe", False)),
             aliases=tuple(sorted(aliases_of.get(name, ()))),
+            doc=str(cls.get("doc", "")),
         )
     return MappingProxyType(out)
 
