@@ -55,7 +55,7 @@ from typing import Any, Callable, Iterator, Sequence
 from kerun.errors import Location, Problem, RunError, SpecError
 from kerun.orchestrate.lifeline import child_env
 from kerun.spec import LoadedSpec, dump_yaml, load_spec, spec_from_text
-from kerun.spec.loader import resolve_path
+from kerun.spec.overrides import resolve_path
 
 __all__ = ["Param", "SweepOptions", "SweepResult", "check_variants", "parse_space", "resume_sweep", "sweep", "sweep_file"]
 

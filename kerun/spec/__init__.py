@@ -15,7 +15,8 @@ from typing import Any, Sequence
 import yaml
 
 from kerun.errors import SpecError
-from kerun.spec.loader import Document, apply_overrides, load_document, parse_document
+from kerun.spec.loader import Document, load_document, parse_document
+from kerun.spec.overrides import apply_overrides
 from kerun.spec.root import KerunSpec
 
 __all__ = ["KerunSpec", "LoadedSpec", "dump_yaml", "load_spec", "spec_from_text"]

@@ -7,7 +7,8 @@ import math
 import pytest
 
 from kerun.errors import SpecError
-from kerun.spec.loader import MAX_DEPTH, apply_overrides, parse_document, resolve_path
+from kerun.spec.loader import MAX_DEPTH, parse_document
+from kerun.spec.overrides import apply_overrides, resolve_path
 
 SPEC = """\
 name: demo
