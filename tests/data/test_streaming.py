@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import kerun.data as kd
+import kerun.data.datasets as kd
 import kerun.data.csv as kcsv
 import kerun.data.parquet as kpq
 from kerun.data import load_datasets

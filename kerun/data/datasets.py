@@ -1,0 +1,368 @@
+"""The splits of a spec's data: train, validation and test datasets, ready for ``model.fit``.
+
+CSV and Parquet files larger than :data:`STREAM_THRESHOLD` bytes (or with ``stream: true``) are
+streamed: read in chunks with bounded memory, split by a seeded hash of the row number.
+Everything else is read into memory once, split by a seeded (stratified) permutation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+from pydantic import TypeAdapter, ValidationError
+
+from kerun.data._common import Arrays, SourceContext, TableStream
+from kerun.data.mapping import Mapped, Plan, Schema, resolve_plan, schema_of
+from kerun.data.pipeline import memory_dataset, split_indices, stream_dataset, stream_error, to_structure
+from kerun.data.synthetic import synthetic_arrays as _synthetic_arrays
+from kerun.errors import DataError
+from kerun.spec import LoadedSpec
+from kerun.spec.data import SplitSpec
+
+__all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "stream_error", "synthetic_arrays"]
+
+STREAM_THRESHOLD = 256 * 1024 * 1024
+"""CSV/Parquet files larger than this many bytes are streamed (unless the source says ``stream:``)."""
+
+ADAPT_BATCH = 1024
+SYNTHETIC_SIZE = 256
+
+
+@dataclass
+class Datasets:
+    """The splits of a spec's data, ready for ``model.fit``/``evaluate``."""
+
+    train: tf.data.Dataset
+    validation: tf.data.Dataset | None
+    test: tf.data.Dataset | None
+    sizes: dict[str, int | None]
+    adapt: Callable[[], tf.data.Dataset]
+    class_names: list[str] | None = None
+    num_classes: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# reading one source
+
+
+def _wants_stream(ctx: SourceContext) -> bool:
+    spec = ctx.spec
+    if spec.type not in ("csv", "parquet"):
+        return False
+    explicit = getattr(spec, "stream", None)
+    if explicit is not None:
+        return bool(explicit)
+    path = ctx.file()
+    return path.stat().st_size > STREAM_THRESHOLD
+
+
+def read_source(ctx: SourceContext, limit: int | None = None, *, stream: bool | None = None) -> tuple[Arrays | TableStream, list[str] | None]:
+    """Read one source: in memory as :class:`Arrays`, or a :class:`TableStream` for big tables.
+
+    Returns the data and the class names (folder sources and scikit-learn classification sets).
+    """
+    spec = ctx.spec
+    lim = _min(spec.limit, limit)
+    streaming = _wants_stream(ctx) if stream is None else stream
+    if spec.type == "csv":
+        from kerun.data.csv import read_csv, stream_csv
+
+        return (stream_csv(ctx, limit=lim) if streaming else _label_names(ctx, read_csv(ctx, lim))), None
+    if spec.type == "parquet":
+        from kerun.data.parquet import read_parquet, stream_parquet
+
+        return (stream_parquet(ctx, limit=lim) if streaming else _label_names(ctx, read_parquet(ctx, lim))), None
+    if spec.type == "npz":
+        from kerun.data.npz import read_npz
+
+        return read_npz(ctx, lim), None
+    if spec.type == "images":
+        from kerun.data.images import read_images
+
+        return read_images(ctx, lim)
+    if spec.type == "text":
+        from kerun.data.text import read_text
+
+        arrays, names = read_text(ctx, lim)
+        if names is None:
+            arrays = _label_names(ctx, arrays)
+            names = ctx.extra.get("class_names")
+        return arrays, names
+    if spec.type == "sklearn":
+        from kerun.data.sklearn_data import read_sklearn
+
+        return read_sklearn(ctx, lim)
+    if spec.type == "keras":
+        from kerun.data.keras_cache import read_keras
+
+        return read_keras(ctx, lim)
+    if spec.type == "synthetic":
+        from kerun.data.synthetic import read_synthetic
+
+        seed = ctx.loaded.spec.seed if ctx.loaded is not None else None
+        return read_synthetic(ctx, lim, default_seed=seed), None
+    raise ctx.error(f"unknown source type {spec.type!r}", "type")  # pragma: no cover - validated by the spec
+
+
+def _min(*values: int | None) -> int | None:
+    found = [v for v in values if v is not None]
+    return min(found) if found else None
+
+
+def _label_names(ctx: SourceContext, arrays: Arrays) -> Arrays:
+    """A label column of class names becomes class ids (sorted names); the names go to ``ctx.extra``."""
+    label = ctx.spec.label
+    if label and label in arrays.fields and arrays.fields[label].dtype == object:
+        names, ids = np.unique(arrays.fields[label].astype(str), return_inverse=True)
+        ctx.extra["class_names"] = [str(n) for n in names]
+        fields = dict(arrays.fields)
+        fields[label] = ids.astype(np.int32)
+        return Arrays(fields)
+    return arrays
+
+
+def _schema(ctx: SourceContext, data: Arrays | TableStream) -> Schema:
+    label = ctx.spec.label
+    if isinstance(data, TableStream):
+        return Schema({c: () for c in data.columns}, dict(data.dtypes), label, tabular=True)
+    return schema_of(data.fields, label, tabular=ctx.spec.type in ("csv", "parquet"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the splits
+
+
+def _class_ids(mapped: Any, outs: list[str]) -> np.ndarray | None:
+    """One class id per row when the single target is class labels (ids or one-hot rows)."""
+    if len(outs) != 1:
+        return None
+    y = np.asarray(mapped.y[outs[0]])
+    if y.ndim == 2 and y.shape[1] > 1 and np.issubdtype(y.dtype, np.floating) and np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+        return y.argmax(axis=1)
+    if np.issubdtype(y.dtype, np.integer) and y.reshape(len(y), -1).shape[1] == 1:
+        return y.reshape(-1)
+    return None
+
+
+def _split_fractions(data: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in ("test", "validation"):  # test is taken first
+        held = getattr(data, name)
+        if isinstance(held, SplitSpec):
+            out[name] = held.split
+    return out
+
+
+def _check_fractions(loaded: LoadedSpec, fractions: dict[str, float], n: int | None) -> None:
+    total = sum(fractions.values())
+    where = ("data", "validation") if "validation" in fractions else ("data", "test")
+    if total >= 1:
+        raise DataError(f"the held-out splits take {total:g} of the training data, leaving nothing to train on",
+                        location=loaded.doc.locate(where), path=where, hint="make validation and test fractions sum to less than 1")
+    if n is not None:
+        taken = sum(max(1, int(round(n * f))) for f in fractions.values())
+        if n - taken < 1:
+            raise DataError(f"the training source has {n} examples: after holding out {taken} for "
+                            f"{' and '.join(fractions)} none are left to train on",
+                            location=loaded.doc.locate(where), path=where, hint="use more data or smaller split fractions")
+
+
+def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, synthetic: bool = False,
+                  shuffle_seed: int | None = None) -> Datasets:
+    """The train / validation / test datasets of ``loaded``'s ``data:`` section for ``built``'s model.
+
+    ``limit`` reads at most that many rows from each source (smoke checks); ``synthetic`` ignores
+    the sources and generates random data shaped like the model; ``shuffle_seed`` overrides the
+    spec's seed for the order of training batches. Splits always use the spec's seed (0 if none).
+    """
+    spec = loaded.spec
+    batch_size = spec.train.batch_size
+    seed = spec.seed if spec.seed is not None else 0
+    sseed = shuffle_seed if shuffle_seed is not None else spec.seed
+    data = spec.data
+    ins, outs = list(built.input_names), list(built.output_names)
+    if synthetic:
+        return _synthetic_datasets(loaded, built, limit, seed, sseed)
+    if data is None:
+        raise DataError("the spec has no 'data:' section", location=loaded.doc.locate(()), path=(),
+                        hint="add one, or run with --synthetic to use random data shaped like the model")
+
+    shuffle = spec.train.shuffle
+    buffer = data.shuffle_buffer
+    fractions = _split_fractions(data)
+    train_ctx = SourceContext(loaded, ("data", "train"), data.train)
+    train_data, class_names = read_source(train_ctx, limit)
+    class_names = class_names or train_ctx.extra.get("class_names")
+    train_plan = resolve_plan(train_ctx, _schema(train_ctx, train_data), loaded, built)
+    num_classes = dict(train_plan.num_classes)
+
+    datasets: dict[str, tf.data.Dataset | None] = {"train": None, "validation": None, "test": None}
+    sizes: dict[str, int | None] = {}
+    adapt: Callable[[], tf.data.Dataset]
+
+    if isinstance(train_data, Arrays):
+        _check_fractions(loaded, fractions, len(train_data))
+        mapped = train_plan.apply(train_data.fields)
+        del train_data
+        parts: dict[str, Mapped] = {"train": mapped}
+        if fractions:
+            idx = split_indices(len(mapped), fractions, seed, labels=_class_ids(mapped, outs))
+            parts = {name: mapped.take(i) for name, i in idx.items()}
+            del mapped
+        for name, part in parts.items():
+            sizes[name] = len(part)
+            datasets[name] = memory_dataset(to_structure(part, ins, outs), len(part), batch_size=batch_size,
+                                            shuffle=shuffle and name == "train", buffer=buffer, seed=sseed)
+        train_x = to_structure(parts["train"], ins, outs, x_only=True)
+        n_train = len(parts["train"])
+        adapt = lambda: memory_dataset(train_x, n_train, batch_size=max(batch_size, ADAPT_BATCH))  # noqa: E731
+    else:
+        _check_fractions(loaded, fractions, None)
+        intervals: dict[str, tuple[float, float]] = {}
+        lo = 0.0
+        for name, frac in fractions.items():
+            intervals[name] = (lo, lo + frac)
+            lo += frac
+        intervals["train"] = (lo, 1.0)
+        stream = train_data
+        common = dict(seed=seed, input_names=ins, output_names=outs, batch_size=batch_size, cache=bool(data.cache))
+        for name, iv in intervals.items():
+            datasets[name] = stream_dataset(stream, train_plan, interval=iv if fractions else None,
+                                            shuffle=shuffle and name == "train", buffer=buffer, shuffle_seed=sseed, **common)
+            sizes[name] = None
+        train_iv = intervals["train"] if fractions else None
+        adapt = lambda: stream_dataset(stream, train_plan, interval=train_iv, seed=seed, input_names=ins,  # noqa: E731
+                                       output_names=outs, batch_size=max(batch_size, ADAPT_BATCH), x_only=True)
+
+    for name in ("validation", "test"):
+        held = getattr(data, name)
+        if held is None or isinstance(held, SplitSpec):
+            continue
+        ctx = SourceContext(loaded, ("data", name), held)
+        got, _ = read_source(ctx, limit)
+        plan = resolve_plan(ctx, _schema(ctx, got), loaded, built)
+        if isinstance(got, Arrays):
+            part = plan.apply(got.fields)
+            sizes[name] = len(part)
+            datasets[name] = memory_dataset(to_structure(part, ins, outs), len(part), batch_size=batch_size)
+        else:
+            sizes[name] = None
+            datasets[name] = stream_dataset(got, plan, interval=None, seed=seed, input_names=ins, output_names=outs,
+                                            batch_size=batch_size)
+    if sizes.get("train") == 0:
+        raise DataError("the training split is empty", location=loaded.doc.locate(("data", "train")), path=("data", "train"))
+    assert datasets["train"] is not None
+    return Datasets(train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
+                    sizes={k: sizes.get(k) for k in ("train", "validation", "test") if datasets[k] is not None},
+                    adapt=adapt, class_names=class_names, num_classes=num_classes)
+
+
+def _sparse_outputs(loaded: LoadedSpec, output_names: list[str]) -> set[str]:
+    loss = loaded.spec.compile.loss
+
+    def sparse(obj: Any) -> bool:
+        if isinstance(obj, str):
+            return "sparse" in obj.lower()
+        if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+            return "sparse" in obj["type"].lower()
+        return False
+
+    if isinstance(loss, dict) and "type" not in loss:
+        return {k for k, v in loss.items() if sparse(v)}
+    if isinstance(loss, list):
+        return {n for n, v in zip(output_names, loss) if sparse(v)}
+    return set(output_names) if sparse(loss) else set()
+
+
+def _synthetic_datasets(loaded: LoadedSpec, built: Any, limit: int | None, seed: int, sseed: int | None) -> Datasets:
+    spec = loaded.spec
+    outs = list(built.output_names)
+    size = limit or SYNTHETIC_SIZE
+    sparse = _sparse_outputs(loaded, outs)
+    bs = spec.train.batch_size
+    sizes: dict[str, int | None] = {}
+    made: dict[str, tf.data.Dataset | None] = {"validation": None, "test": None}
+    x, y = synthetic_arrays(built, size, seed, sparse=sparse)
+    sizes["train"] = size
+    train = memory_dataset((x, y), size, batch_size=bs, shuffle=spec.train.shuffle, seed=sseed)
+    for i, name in enumerate(("validation", "test"), start=1):
+        if spec.data is not None and getattr(spec.data, name) is not None:
+            n = max(1, size // 4)
+            made[name] = memory_dataset(synthetic_arrays(built, n, seed + i, sparse=sparse), n, batch_size=bs)
+            sizes[name] = n
+    return Datasets(train=train, validation=made["validation"], test=made["test"], sizes=sizes,
+                    adapt=lambda: memory_dataset(x, size, batch_size=max(bs, ADAPT_BATCH)),
+                    class_names=None, num_classes={})
+
+
+def synthetic_arrays(built: Any, size: int, seed: int, *, sparse: Any = ()) -> tuple[Any, Any]:
+    """Random ``(x, y)`` shaped like ``built``'s model (for ``kerun check --synthetic``).
+
+    x follows the declared inputs (floats uniform in [0, 1), integers in {0, 1}, strings from a small
+    vocabulary); y follows the output shapes (0/1 for one-unit outputs, one-hot rows for wider
+    outputs, or class ids for the outputs named in ``sparse``). Single arrays for single-input or
+    single-output models, else dicts keyed by name.
+    """
+    return _synthetic_arrays(built, size, seed, sparse=sparse)
+
+
+# ---------------------------------------------------------------------------------------------
+# prediction inputs
+
+_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
+
+
+def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, batch_size: int) -> tuple[tf.data.Dataset, int | None]:
+    """Batched model inputs (x only) from a file or a source mapping, for ``kerun predict``.
+
+    ``source`` is a path (``.csv``/``.tsv``, ``.parquet``/``.pq`` or ``.npz``, relative to the
+    working directory) or a mapping in the spec's source format (paths relative to the spec). Fields
+    map to inputs exactly as in training (``data.inputs``, scaling, reshape, dtype); label and target
+    columns are ignored. CSV and Parquet are streamed with bounded memory. Returns the dataset and
+    the number of examples when known.
+    """
+    from kerun.spec.data import HeldOut
+
+    ins, outs = list(built.input_names), list(built.output_names)
+    train = loaded.spec.data.train if loaded.spec.data is not None else None
+    label_hint = getattr(train, "label", None)
+    if isinstance(source, (str, Path)):
+        p = Path(source).expanduser()
+        kind = _EXTENSIONS.get(p.suffix.lower())
+        if kind is None:
+            raise DataError(f"cannot tell the format of {p}: expected .csv, .tsv, .parquet or .npz",
+                            hint="pass a source mapping such as {type: csv, path: ...} instead")
+        mapping: dict[str, Any] = {"type": kind, "path": str(p.resolve())}
+        if kind == "csv" and p.suffix.lower() == ".tsv":
+            mapping["delimiter"] = "\t"
+        if kind == "csv" and isinstance(train, type(None)) is False and getattr(train, "type", None) == "csv":
+            mapping["delimiter"] = mapping.get("delimiter", train.delimiter)
+        if label_hint and kind in ("csv", "parquet"):
+            mapping["label"] = label_hint
+        source = mapping
+        ctx_loaded: LoadedSpec | None = None
+    else:
+        ctx_loaded = loaded
+    try:
+        spec = TypeAdapter(HeldOut).validate_python(dict(source))
+    except ValidationError as e:
+        raise DataError(f"not a data source: {e.errors()[0]['msg']}", hint="a source needs 'type:' and that type's keys") from None
+    if isinstance(spec, SplitSpec):
+        raise DataError("a split of the training data is not an input source for prediction")
+    ctx = SourceContext(ctx_loaded, ("input",), spec)
+    if ctx_loaded is None:
+        ctx.loaded = None
+    got, _ = read_source(ctx, None, stream=spec.type in ("csv", "parquet"))
+    schema = _schema(ctx, got)
+    if schema.label is not None and schema.label not in schema.shapes:
+        schema.label = None
+    plan = resolve_plan(ctx, schema, loaded, built, targets=False, label_hint=label_hint)
+    if isinstance(got, Arrays):
+        mapped = Plan(plan.ctx, plan.inputs, [], None, plan.schema).apply(got.fields)
+        return memory_dataset(to_structure(mapped, ins, outs, x_only=True), len(mapped), batch_size=batch_size), len(mapped)
+    ds = stream_dataset(got, plan, interval=None, seed=0, input_names=ins, output_names=outs, batch_size=batch_size, x_only=True)
+    return ds, got.num_rows
