@@ -1,14 +1,21 @@
 """Data for kerun: the ``data:`` section of a spec turned into ``tf.data`` pipelines.
 
-One module per source type (:mod:`~kerun.data.csv`, :mod:`~kerun.data.parquet`,
-:mod:`~kerun.data.npz`, :mod:`~kerun.data.images`, :mod:`~kerun.data.text`,
-:mod:`~kerun.data.sklearn_data`, :mod:`~kerun.data.keras_cache`, :mod:`~kerun.data.synthetic`)
-reads a source into named fields; :mod:`~kerun.data.mapping` maps fields to model inputs and
-targets; :mod:`~kerun.data.pipeline` builds the datasets; :mod:`~kerun.data.datasets` holds the
-splits of a spec. This module only re-exports.
+- :mod:`~kerun.data.sources` reads one source (the table of readers, one module per source type:
+  :mod:`~kerun.data.csv`, :mod:`~kerun.data.parquet`, :mod:`~kerun.data.npz`,
+  :mod:`~kerun.data.images`, :mod:`~kerun.data.text`, :mod:`~kerun.data.sklearn_data`,
+  :mod:`~kerun.data.keras_cache`, :mod:`~kerun.data.synthetic`);
+- :mod:`~kerun.data.mapping` maps a source's fields to model inputs and targets;
+- :mod:`~kerun.data.pipeline` builds the ``tf.data`` pipelines (in memory or streamed);
+- :mod:`~kerun.data.datasets` holds a spec's splits, :mod:`~kerun.data.inputs` the inputs of
+  ``kerun predict``.
+
+This module only re-exports.
 """
 
-from kerun.data.datasets import (Arrays, Datasets, STREAM_THRESHOLD, load_datasets, read_inputs, read_source,
-                                 stream_error, synthetic_arrays)
+from kerun.data._common import Arrays
+from kerun.data.datasets import Datasets, load_datasets, synthetic_arrays
+from kerun.data.inputs import read_inputs
+from kerun.data.pipeline import stream_error
+from kerun.data.sources import STREAM_THRESHOLD, read_source
 
 __all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "stream_error", "synthetic_arrays"]

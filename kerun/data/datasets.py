@@ -8,25 +8,21 @@ Everything else is read into memory once, split by a seeded (stratified) permuta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
-from pydantic import TypeAdapter, ValidationError
 
-from kerun.data._common import Arrays, SourceContext, TableStream
-from kerun.data.mapping import Mapped, Plan, Schema, resolve_plan, schema_of
-from kerun.data.pipeline import memory_dataset, split_indices, stream_dataset, stream_error, to_structure
+from kerun.data._common import Arrays, SourceContext
+from kerun.data.mapping import Mapped, resolve_plan
+from kerun.data.pipeline import memory_dataset, split_indices, stream_dataset, to_structure
+from kerun.data.sources import read_source, source_schema
 from kerun.data.synthetic import synthetic_arrays as _synthetic_arrays
 from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.data import SplitSpec
 
-__all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "stream_error", "synthetic_arrays"]
-
-STREAM_THRESHOLD = 256 * 1024 * 1024
-"""CSV/Parquet files larger than this many bytes are streamed (unless the source says ``stream:``)."""
+__all__ = ["Datasets", "load_datasets", "synthetic_arrays"]
 
 ADAPT_BATCH = 1024
 SYNTHETIC_SIZE = 256
@@ -43,93 +39,6 @@ class Datasets:
     adapt: Callable[[], tf.data.Dataset]
     class_names: list[str] | None = None
     num_classes: dict[str, int] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# reading one source
-
-
-def _wants_stream(ctx: SourceContext) -> bool:
-    spec = ctx.spec
-    if spec.type not in ("csv", "parquet"):
-        return False
-    explicit = getattr(spec, "stream", None)
-    if explicit is not None:
-        return bool(explicit)
-    path = ctx.file()
-    return path.stat().st_size > STREAM_THRESHOLD
-
-
-def read_source(ctx: SourceContext, limit: int | None = None, *, stream: bool | None = None) -> tuple[Arrays | TableStream, list[str] | None]:
-    """Read one source: in memory as :class:`Arrays`, or a :class:`TableStream` for big tables.
-
-    Returns the data and the class names (folder sources and scikit-learn classification sets).
-    """
-    spec = ctx.spec
-    lim = _min(spec.limit, limit)
-    streaming = _wants_stream(ctx) if stream is None else stream
-    if spec.type == "csv":
-        from kerun.data.csv import read_csv, stream_csv
-
-        return (stream_csv(ctx, limit=lim) if streaming else _label_names(ctx, read_csv(ctx, lim))), None
-    if spec.type == "parquet":
-        from kerun.data.parquet import read_parquet, stream_parquet
-
-        return (stream_parquet(ctx, limit=lim) if streaming else _label_names(ctx, read_parquet(ctx, lim))), None
-    if spec.type == "npz":
-        from kerun.data.npz import read_npz
-
-        return read_npz(ctx, lim), None
-    if spec.type == "images":
-        from kerun.data.images import read_images
-
-        return read_images(ctx, lim)
-    if spec.type == "text":
-        from kerun.data.text import read_text
-
-        arrays, names = read_text(ctx, lim)
-        if names is None:
-            arrays = _label_names(ctx, arrays)
-            names = ctx.extra.get("class_names")
-        return arrays, names
-    if spec.type == "sklearn":
-        from kerun.data.sklearn_data import read_sklearn
-
-        return read_sklearn(ctx, lim)
-    if spec.type == "keras":
-        from kerun.data.keras_cache import read_keras
-
-        return read_keras(ctx, lim)
-    if spec.type == "synthetic":
-        from kerun.data.synthetic import read_synthetic
-
-        seed = ctx.loaded.spec.seed if ctx.loaded is not None else None
-        return read_synthetic(ctx, lim, default_seed=seed), None
-    raise ctx.error(f"unknown source type {spec.type!r}", "type")  # pragma: no cover - validated by the spec
-
-
-def _min(*values: int | None) -> int | None:
-    found = [v for v in values if v is not None]
-    return min(found) if found else None
-
-
-def _label_names(ctx: SourceContext, arrays: Arrays) -> Arrays:
-    """A label column of class names becomes class ids (sorted names); the names go to ``ctx.extra``."""
-    label = ctx.spec.label
-    if label and label in arrays.fields and arrays.fields[label].dtype == object:
-        names, ids = np.unique(arrays.fields[label].astype(str), return_inverse=True)
-        ctx.extra["class_names"] = [str(n) for n in names]
-        fields = dict(arrays.fields)
-        fields[label] = ids.astype(np.int32)
-        return Arrays(fields)
-    return arrays
-
-
-def _schema(ctx: SourceContext, data: Arrays | TableStream) -> Schema:
-    label = ctx.spec.label
-    if isinstance(data, TableStream):
-        return Schema({c: () for c in data.columns}, dict(data.dtypes), label, tabular=True)
-    return schema_of(data.fields, label, tabular=ctx.spec.type in ("csv", "parquet"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +106,7 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
     train_ctx = SourceContext(loaded, ("data", "train"), data.train)
     train_data, class_names = read_source(train_ctx, limit)
     class_names = class_names or train_ctx.extra.get("class_names")
-    train_plan = resolve_plan(train_ctx, _schema(train_ctx, train_data), loaded, built)
+    train_plan = resolve_plan(train_ctx, source_schema(train_ctx, train_data), loaded, built)
     num_classes = dict(train_plan.num_classes)
 
     datasets: dict[str, tf.data.Dataset | None] = {"train": None, "validation": None, "test": None}
@@ -244,7 +153,7 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             continue
         ctx = SourceContext(loaded, ("data", name), held)
         got, _ = read_source(ctx, limit)
-        plan = resolve_plan(ctx, _schema(ctx, got), loaded, built)
+        plan = resolve_plan(ctx, source_schema(ctx, got), loaded, built)
         if isinstance(got, Arrays):
             part = plan.apply(got.fields)
             sizes[name] = len(part)
@@ -308,61 +217,3 @@ def synthetic_arrays(built: Any, size: int, seed: int, *, sparse: Any = ()) -> t
     single-output models, else dicts keyed by name.
     """
     return _synthetic_arrays(built, size, seed, sparse=sparse)
-
-
-# ---------------------------------------------------------------------------------------------
-# prediction inputs
-
-_EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
-
-
-def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, batch_size: int) -> tuple[tf.data.Dataset, int | None]:
-    """Batched model inputs (x only) from a file or a source mapping, for ``kerun predict``.
-
-    ``source`` is a path (``.csv``/``.tsv``, ``.parquet``/``.pq`` or ``.npz``, relative to the
-    working directory) or a mapping in the spec's source format (paths relative to the spec). Fields
-    map to inputs exactly as in training (``data.inputs``, scaling, reshape, dtype); label and target
-    columns are ignored. CSV and Parquet are streamed with bounded memory. Returns the dataset and
-    the number of examples when known.
-    """
-    from kerun.spec.data import HeldOut
-
-    ins, outs = list(built.input_names), list(built.output_names)
-    train = loaded.spec.data.train if loaded.spec.data is not None else None
-    label_hint = getattr(train, "label", None)
-    if isinstance(source, (str, Path)):
-        p = Path(source).expanduser()
-        kind = _EXTENSIONS.get(p.suffix.lower())
-        if kind is None:
-            raise DataError(f"cannot tell the format of {p}: expected .csv, .tsv, .parquet or .npz",
-                            hint="pass a source mapping such as {type: csv, path: ...} instead")
-        mapping: dict[str, Any] = {"type": kind, "path": str(p.resolve())}
-        if kind == "csv" and p.suffix.lower() == ".tsv":
-            mapping["delimiter"] = "\t"
-        if kind == "csv" and isinstance(train, type(None)) is False and getattr(train, "type", None) == "csv":
-            mapping["delimiter"] = mapping.get("delimiter", train.delimiter)
-        if label_hint and kind in ("csv", "parquet"):
-            mapping["label"] = label_hint
-        source = mapping
-        ctx_loaded: LoadedSpec | None = None
-    else:
-        ctx_loaded = loaded
-    try:
-        spec = TypeAdapter(HeldOut).validate_python(dict(source))
-    except ValidationError as e:
-        raise DataError(f"not a data source: {e.errors()[0]['msg']}", hint="a source needs 'type:' and that type's keys") from None
-    if isinstance(spec, SplitSpec):
-        raise DataError("a split of the training data is not an input source for prediction")
-    ctx = SourceContext(ctx_loaded, ("input",), spec)
-    if ctx_loaded is None:
-        ctx.loaded = None
-    got, _ = read_source(ctx, None, stream=spec.type in ("csv", "parquet"))
-    schema = _schema(ctx, got)
-    if schema.label is not None and schema.label not in schema.shapes:
-        schema.label = None
-    plan = resolve_plan(ctx, schema, loaded, built, targets=False, label_hint=label_hint)
-    if isinstance(got, Arrays):
-        mapped = Plan(plan.ctx, plan.inputs, [], None, plan.schema).apply(got.fields)
-        return memory_dataset(to_structure(mapped, ins, outs, x_only=True), len(mapped), batch_size=batch_size), len(mapped)
-    ds = stream_dataset(got, plan, interval=None, seed=0, input_names=ins, output_names=outs, batch_size=batch_size, x_only=True)
-    return ds, got.num_rows

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import kerun.data.datasets as kd
+import kerun.data.sources as kd
 from kerun.data import load_datasets
 from kerun.errors import DataError
 

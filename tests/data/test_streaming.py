@@ -6,11 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import kerun.data.datasets as kd
+import kerun.data.datasets as kds
+import kerun.data.sources as kd
 import kerun.data.csv as kcsv
 import kerun.data.parquet as kpq
 from kerun.data import load_datasets
-from kerun.data._common import TableStream
+from kerun.data._common import SourceContext, TableStream
+from kerun.errors import DataError
 
 from datahelpers import collect, make_spec, write_csv
 
@@ -46,7 +48,7 @@ def test_streaming_csv_yields_the_same_examples(tmp_path, big_csv, monkeypatch):
         chunks.append(got)
         return got, names
 
-    monkeypatch.setattr(kd, "read_source", spy)
+    monkeypatch.setattr(kds, "read_source", spy)
     ds = load_datasets(loaded, built)
     assert isinstance(chunks[0], TableStream)
     assert ds.sizes == {"train": None}
@@ -133,8 +135,8 @@ def test_error_lines_count_from_the_file_start_in_any_block(tmp_path, monkeypatc
     (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(kcsv, "BLOCK_SIZE", 1000)
     loaded, built = make_spec(tmp_path, "data: {train: {type: csv, path: bad.csv, label: label, stream: true}}" + MODEL)
-    stream, _ = kd.read_source(kd.SourceContext(loaded, ("data", "train"), loaded.spec.data.train))
-    with pytest.raises(kd.DataError, match="line 2801 has 4 fields"):
+    stream, _ = kd.read_source(SourceContext(loaded, ("data", "train"), loaded.spec.data.train))
+    with pytest.raises(DataError, match="line 2801 has 4 fields"):
         list(stream.chunks(None))
 
 
