@@ -58,7 +58,8 @@ class LoadedSpec:
 
 
 class _Dumper(yaml.SafeDumper):
-    pass
+    def ignore_aliases(self, data: Any) -> bool:
+        return True  # a value that repeats is written again, never as an anchor (&id001) and alias
 
 
 def _repr_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:

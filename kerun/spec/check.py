@@ -202,6 +202,9 @@ class Checker:
         if isinstance(val, float) and not math.isfinite(val):
             self.add(path, f"expected a finite number, got {val}")
             return
+        if (val is None and argdef is not None and not argdef.required and argdef.default is None
+                and argdef.default_repr is None):
+            return  # null is what Keras itself defaults to here (MaxPooling2D's strides: null)
         arg_kind = argument_kind(arg)
         if arg == "learning_rate":
             if isinstance(val, dict):
@@ -442,4 +445,7 @@ def check_spec(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str]
         checker.check_data(outputs)
     if "sweep" not in skip:
         checker.check_sweep()
+    from kerun.spec.feasibility import check_feasible  # what training would refuse before its first step
+
+    checker.problems.extend(check_feasible(spec, doc, spec_dir, skip=skip))
     return checker.problems
