@@ -7,7 +7,12 @@
     ├── PluginError            exit 2; a plugin that cannot be found or imported
     ├── BuildError             exit 2; Keras refused an entry while building the model
     ├── DataError              exit 2; data that is missing, corrupt or does not fit the model
-    └── RunError               exit 1; training, evaluation or the run directory failed
+    ├── InteropError           exit 2; a model that cannot come in as a spec, or an export that fails
+    ├── RunError               exit 1; training, evaluation or the run directory failed
+    └── Interrupted            exit 130; Ctrl-C or SIGTERM stopped training, the run can be resumed
+
+Anything else raised out of kerun is a bug in kerun and keeps its traceback: the command line's
+single handler (:mod:`kerun.cli`) catches :class:`KerunError` only.
 
 A :class:`Problem` is one finding: where (a :class:`Location`), at which dotted spec path, what is
 wrong, and how to fix it. Messages are rendered GCC style so editors and CI annotate them::
@@ -21,12 +26,15 @@ This module uses the standard library only: it is imported by the TensorFlow-fre
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 __all__ = [
     "BuildError",
     "DataError",
+    "Interrupted",
+    "InteropError",
     "KerunError",
     "Location",
     "PluginError",
@@ -34,6 +42,7 @@ __all__ = [
     "RunError",
     "SpecError",
     "format_path",
+    "parse_path",
 ]
 
 
@@ -44,6 +53,9 @@ class Location:
     file: str
     line: int | None = None
     column: int | None = None
+    # How the value got here when it was not written in the spec given: "inherited: extended by
+    # child.yaml:1:10", "in block 'down', used by model.layers[4] (d1) at spec.yaml:38:7".
+    note: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if self.line is None:
@@ -62,6 +74,14 @@ def format_path(path: Sequence[str | int]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def parse_path(text: str) -> tuple[str | int, ...]:
+    """The inverse of :func:`format_path`: ``model.layers[2].units`` -> ``("model", "layers", 2, "units")``."""
+    return tuple(int(m.group(1)) if m.group(1) is not None else m.group(2) for m in _PATH_PART.finditer(text))
 
 
 @dataclass(frozen=True)
@@ -85,18 +105,39 @@ class Problem:
         text = f"{head}{where}{self.message}"
         if self.hint:
             text += "\n  " + self.hint.replace("\n", "\n  ")
+        if self.location is not None and self.location.note:
+            text += "\n  " + self.location.note
         return text
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, parts: bool = False) -> dict[str, Any]:
+        """The problem as JSON data; ``parts=True`` adds ``path_parts``, the path exactly (a key of
+        ``sweep.space`` holds dots), for a child process reporting to its parent."""
         loc = self.location
-        return {
+        out: dict[str, Any] = {
             "file": loc.file if loc else None,
             "line": loc.line if loc else None,
             "column": loc.column if loc else None,
             "path": format_path(self.path),
             "message": self.message,
             "hint": self.hint,
+            "note": loc.note if loc else None,
         }
+        if parts:
+            out["path_parts"] = list(self.path)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Problem":
+        """The Problem that :meth:`to_dict` wrote (a child process's report): ``path_parts``, when
+        given, keeps the path exactly; otherwise the dotted ``path`` is parsed back."""
+        file = data.get("file")
+        parts = data.get("path_parts")
+        return cls(
+            message=data["message"],
+            location=Location(file, data.get("line"), data.get("column"), data.get("note")) if file else None,
+            path=tuple(parts) if parts is not None else parse_path(data.get("path") or ""),
+            hint=data.get("hint"),
+        )
 
     def render_github(self) -> str:
         """A GitHub Actions workflow command that annotates the line."""
@@ -111,6 +152,8 @@ class Problem:
         body = (f"{format_path(self.path)}: " if self.path else "") + self.message
         if self.hint:
             body += "\n" + self.hint
+        if loc is not None and loc.note:
+            body += "\n" + loc.note
         body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return f"::error {','.join(props)}::{body}"
 
@@ -190,15 +233,13 @@ class RunError(KerunError):
     exit_code = 1
 
 
-@dataclass
-class ProblemList:
-    """Collects problems while checking; raises them together as one SpecError."""
+class InteropError(KerunError):
+    """A model that cannot be brought in as a spec, or an export that cannot be made or checked."""
 
-    items: list[Problem] = field(default_factory=list)
+    exit_code = 2
 
-    def add(self, problem: Problem) -> None:
-        self.items.append(problem)
 
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise SpecError.from_problems(self.items)
+class Interrupted(KerunError):
+    """Training was stopped by Ctrl-C or SIGTERM; the run is kept and can be resumed."""
+
+    exit_code = 130

@@ -8,12 +8,6 @@ a run's model out through Keras's own ``Model.export`` and checks every artifact
 
 from __future__ import annotations
 
-from kerun.errors import KerunError
+from kerun.errors import InteropError
 
 __all__ = ["InteropError"]
-
-
-class InteropError(KerunError):
-    """A model that cannot be brought in as a spec, or an export that cannot be made or checked."""
-
-    exit_code = 2

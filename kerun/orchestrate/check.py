@@ -114,11 +114,7 @@ def _run_worker(path: Path, options: CheckOptions, result: CheckResult, on_updat
             result.stage = data["stage"]
             result.message = data.get("message")
             result.run_dir = data.get("run_dir") if options.keep is not None else None
-            result.problems = [
-                Problem(message=p["message"], location=Location(p["file"], p["line"], p["column"]) if p.get("file") else None,
-                        path=tuple(p.get("path_parts") or ()), hint=p.get("hint"))
-                for p in data.get("problems", [])
-            ]
+            result.problems = [Problem.from_dict(p) for p in data.get("problems", [])]
         else:
             tail = "".join(output[-20:]).strip()
             result.result = "failed"

@@ -12,17 +12,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from kerun.errors import KerunError, format_path
+from kerun.errors import KerunError
 
 
 def _problems(exc: KerunError) -> list[dict[str, Any]]:
-    out = []
-    for p in exc.problems:
-        d = p.to_dict()
-        d["path_parts"] = list(p.path)
-        d["path"] = format_path(p.path)
-        out.append(d)
-    return out
+    return [p.to_dict(parts=True) for p in exc.problems]  # read back by Problem.from_dict
 
 
 def _first_batch_x(datasets: Any) -> Any:

@@ -15,17 +15,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from kerun.errors import KerunError, RunError
+from kerun.errors import Interrupted, KerunError, RunError
 from kerun.run.options import RunResult, TrainOptions
 from kerun.spec import LoadedSpec, load_spec
 
 __all__ = ["RunResult", "TrainOptions", "train", "train_file"]
-
-
-class Interrupted(KerunError):
-    """Training was stopped by Ctrl-C or SIGTERM; the run can be resumed."""
-
-    exit_code = 130
 
 
 @contextlib.contextmanager
