@@ -23,22 +23,19 @@ import datetime as _dt
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kerun.errors import RunError
-from kerun.orchestrate.lifeline import child_env
+from kerun.orchestrate.child import child_environment, kill_group, parse_result, start, train_command
 from kerun.spec import load_spec
 
 __all__ = ["LaunchResult", "WorkerResult", "free_ports", "launch", "tf_config"]
 
-RUN_DIR_ENV = "KERUN_RUN_DIR"  # the same name kerun.run.train honours (not imported: no TensorFlow here)
 POLL_SECONDS = 0.2
 
 
@@ -101,30 +98,11 @@ def _new_run_dir(runs_dir: Path, name: str) -> Path:
     return (runs_dir / name).resolve() / f"{stamp}-{secrets.token_hex(3)}"
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the worker's process group (started as its own session, so nothing else)."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    proc.wait()
-
-
 def _read_result(path: Path) -> dict[str, Any] | None:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return parse_result(path.read_text(encoding="utf-8", errors="replace"))
     except OSError:
         return None
-    start = text.find("{")
-    if start < 0:
-        return None
-    try:
-        value = json.loads(text[start:])
-    except json.JSONDecodeError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _error_of(result: dict[str, Any] | None, log: Path) -> str | None:
@@ -173,7 +151,7 @@ def launch(
     result = LaunchResult(run_dir=folder)
     t0 = time.monotonic()
     deadline = t0 + timeout
-    command = [sys.executable, "-m", "kerun", "train", str(spec.resolve()), *[a for o in overrides for a in ("--set", o)], "--json"]
+    command = train_command(spec.resolve(), overrides)
     for attempt in range(1, restarts + 2):
         result.attempts = attempt
         logs = folder / "workers" / f"attempt-{attempt}"
@@ -183,19 +161,17 @@ def launch(
         files = []
         try:
             for i in range(workers):
-                env = child_env({**os.environ, "TF_CONFIG": tf_config(addresses, i), RUN_DIR_ENV: str(folder)})
-                env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+                env = child_environment(run_dir=folder, tf_config=tf_config(addresses, i))
                 out, err = open(logs / f"worker-{i}.json", "wb"), open(logs / f"worker-{i}.log", "wb")
                 files += [out, err]
-                procs.append(subprocess.Popen(command, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
-                                              start_new_session=True, cwd=os.getcwd()))
+                procs.append(start(command, env, stdout=out, stderr=err, cwd=os.getcwd()))
             say(f"attempt {attempt}: {workers} workers on {', '.join(addresses)}, run folder {folder}")
             if on_start is not None:
                 on_start(attempt, procs)
             statuses = _supervise(procs, deadline, grace, say)
         except BaseException:
             for p in procs:
-                _kill(p)
+                kill_group(p)
             raise
         finally:
             for f in files:
@@ -234,7 +210,7 @@ def _supervise(procs: list[subprocess.Popen[bytes]], deadline: float, grace: flo
             for i, p in enumerate(procs):
                 if statuses[i] == "running":
                     say(f"worker {i} still running {'at the deadline' if why == 'timeout' else f'{grace:.0f}s after a peer ended'}: SIGKILL")
-                    _kill(p)
+                    kill_group(p)
                     statuses[i] = why
             return statuses
         time.sleep(POLL_SECONDS)
