@@ -1,6 +1,8 @@
 """Reading and checking kerun specs, without TensorFlow.
 
-``load_spec(path, overrides)`` reads a YAML file with positions, applies ``--set`` overrides, checks
+``load_spec(path, overrides)`` reads a YAML file with positions, resolves ``extends:`` and ``set:``
+(:mod:`kerun.spec.compose`), applies ``--set`` overrides, expands ``blocks:``
+(:mod:`kerun.spec.blocks`), checks
 the shape with pydantic and the names and graph against the committed Keras catalogue, and returns
 a :class:`LoadedSpec`, or raises one :class:`~kerun.errors.SpecError` holding every problem found.
 """
@@ -16,6 +18,8 @@ import yaml
 
 from kerun.errors import SpecError
 from kerun.spec.loader import Document, load_document, parse_document
+from kerun.spec.blocks import expand_blocks
+from kerun.spec.compose import compose
 from kerun.spec.overrides import apply_overrides
 from kerun.spec.root import KerunSpec
 
@@ -31,6 +35,9 @@ class LoadedSpec:
     path: Path
     overrides: tuple[str, ...] = ()
     root: Path | None = None
+    composed: Any = None
+    """The data before ``blocks:`` were expanded (bases merged, ``set:`` and ``--set`` applied), when
+    the spec has blocks; ``doc`` holds the expanded data that was checked and is built."""
 
     @property
     def base_dir(self) -> Path:
@@ -47,7 +54,9 @@ class LoadedSpec:
 
     @property
     def data(self) -> dict[str, Any]:
-        return self.doc.data
+        """The spec as finally used, self-contained: no ``extends:`` or ``set:``, blocks kept (a run
+        folder's spec.yaml; ``--set`` and sweeps address a block use's parameters in it)."""
+        return self.composed if self.composed is not None else self.doc.data
 
     def to_yaml(self) -> str:
         return dump_yaml(self.doc.data)
@@ -78,17 +87,26 @@ def dump_yaml(data: Any) -> str:
     return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
 
 
+def _resolve(doc: Document, path: Path, overrides: Sequence[str]) -> tuple[Document, Any]:
+    """Bases, ``set:``, ``--set``, then blocks: the document to check, and the data before blocks."""
+    doc = compose(doc, path)
+    apply_overrides(doc, overrides)
+    expanded = expand_blocks(doc)
+    return expanded, (doc.data if expanded is not doc else None)
+
+
 def _check(doc: Document, path: Path, overrides: Sequence[str], root: Path | None = None) -> LoadedSpec:
     from kerun.spec.check import check_spec
     from kerun.spec.root import validate_structure
 
+    doc, composed = _resolve(doc, path, overrides)
     spec, problems, broken = validate_structure(doc)
     if spec is not None:
         problems = problems + check_spec(spec, doc, root or path.resolve().parent, skip=broken)
     if problems:
         raise SpecError.from_problems(problems)
     assert spec is not None
-    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides), root=root)
+    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides), root=root, composed=composed)
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = (), *, root: Path | None = None) -> LoadedSpec:
@@ -97,13 +115,9 @@ def load_spec(path: str | Path, overrides: Sequence[str] = (), *, root: Path | N
     ``root`` is the folder relative paths start from, when it is not the spec file's own (a run
     folder's copy of a spec points back to where the original was)."""
     p = Path(path)
-    doc = load_document(p)
-    apply_overrides(doc, overrides)
-    return _check(doc, p, overrides, root)
+    return _check(load_document(p), p, overrides, root)
 
 
 def spec_from_text(text: str, file: str = "<spec>", overrides: Sequence[str] = ()) -> LoadedSpec:
     """Like :func:`load_spec` for text in memory (``file`` is used for locations and relative paths)."""
-    doc = parse_document(text, file)
-    apply_overrides(doc, overrides)
-    return _check(doc, Path(file), overrides)
+    return _check(parse_document(text, file), Path(file), overrides)

@@ -8,7 +8,7 @@ from typing import Any
 from kerun.spec import LoadedSpec
 from kerun.spec import catalog
 
-__all__ = ["explained"]
+__all__ = ["explained", "origins_text"]
 
 
 _ENTRY_KEYS = ("name", "type", "use", "inputs")
@@ -44,6 +44,9 @@ def explained(loaded: LoadedSpec) -> dict[str, Any]:
         section["layers"] = [_layer_defaults(e) for e in section["layers"]]
         if "outputs" not in section and section["layers"][-1].get("name"):
             section["outputs"] = section["layers"][-1]["name"]
+        order = [k for k in ("inputs", "layers", "outputs") if k in section] + [k for k in section if k not in ("inputs", "layers", "outputs")]
+        for k in order:  # one key order, whether outputs was written or filled in: explain is a fixed point
+            section[k] = section.pop(k)
     targets = data.get("data", {}).get("targets", {})
     if "*" in targets:
         outs = spec.model.output_names()
@@ -55,3 +58,46 @@ def explained(loaded: LoadedSpec) -> dict[str, Any]:
     if isinstance(weights, dict):  # JSON mode wrote the class ids as strings; they are integers
         data["train"]["class_weight"] = {int(k): v for k, v in weights.items()}
     return data
+
+
+def origins_text(loaded: LoadedSpec) -> str:
+    """The resolved spec as YAML (bases merged, ``set:`` and ``--set`` applied, blocks expanded;
+    no defaults added), each value followed by the file, line and column it came from."""
+    lines: list[str] = []
+    _emit(loaded.doc.data, (), 0, lines, loaded.doc)
+    width = min(max((len(text) for text, _ in lines), default=0) + 2, 72)
+    return "".join(f"{text.ljust(width)}# {where}\n" if where else f"{text}\n" for text, where in lines)
+
+
+def _flow(value: Any) -> str:
+    import yaml
+
+    from kerun.spec import _Dumper
+
+    text = yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=10**6, allow_unicode=True).strip()
+    return text[:-4].rstrip() if text.endswith("\n...") else text
+
+
+def _simple(value: Any) -> bool:
+    if isinstance(value, (dict, list)):
+        return not value or (isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value))
+    return True
+
+
+def _emit(node: Any, path: tuple[Any, ...], indent: int, lines: list[tuple[str, str]], doc: Any, lead: str = "") -> None:
+    pad = " " * indent
+    if isinstance(node, dict):
+        for n, (k, v) in enumerate(node.items()):
+            head = (lead if n == 0 and lead else pad) + f"{_flow(k)}:"
+            where = str(doc.locate(path + (k,)))
+            if _simple(v):
+                lines.append((f"{head} {_flow(v)}", where))
+            else:
+                lines.append((head, where))
+                _emit(v, path + (k,), indent + 2, lines, doc)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            if isinstance(v, dict) and v:
+                _emit(v, path + (i,), indent + 2, lines, doc, lead=pad + "- ")
+            else:
+                lines.append((f"{pad}- {_flow(v)}", str(doc.locate(path + (i,)))))

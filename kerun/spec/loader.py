@@ -48,31 +48,44 @@ _SAFE_TAGS = {
 
 @dataclass
 class Document:
-    """Plain data read from YAML, with the position of every value and every mapping key."""
+    """Plain data read from YAML, with the position of every value and every mapping key.
+
+    A position is a :class:`Location` with its own file: a spec composed from others
+    (:mod:`kerun.spec.compose`) or with blocks expanded (:mod:`kerun.spec.blocks`) holds values
+    from several files, and each is reported where it was written. ``sources`` maps a path of the
+    data to the path where the user wrote it (an entry expanded from a block -> the block's entry),
+    so messages name what the user can find in the file."""
 
     data: Any
     file: str
-    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
-    origins: dict[Path_, str] = field(default_factory=dict)
+    values: dict[Path_, Location] = field(default_factory=dict)
+    keys: dict[Path_, Location] = field(default_factory=dict)
+    sources: dict[Path_, Path_] = field(default_factory=dict)
 
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> Location:
         """The location of ``path`` (its key when ``key``), or of its nearest known ancestor."""
         p = tuple(path)
         while True:
-            for prefix, origin in self.origins.items():
-                if p[: len(prefix)] == prefix:
-                    return Location(origin)
             mark = (self.keys.get(p) if key else None) or self.values.get(p)
             if mark is not None:
-                return Location(self.file, mark[0], mark[1])
+                return mark
             if not p:
                 return Location(self.file)
             p = p[:-1]
             key = False
 
+    def source_path(self, path: Sequence[str | int]) -> Path_:
+        """``path`` as the user wrote it: through ``sources``, by its longest known prefix."""
+        p = tuple(path)
+        if self.sources:
+            for n in range(len(p), 0, -1):
+                src = self.sources.get(p[:n])
+                if src is not None:
+                    return src + p[n:]
+        return p
+
     def problem(self, path: Sequence[str | int], message: str, *, hint: str | None = None, key: bool = False) -> Problem:
-        return Problem(message=message, location=self.locate(path, key=key), path=tuple(path), hint=hint)
+        return Problem(message=message, location=self.locate(path, key=key), path=self.source_path(path), hint=hint)
 
 
 def _resolve_plain(value: str) -> Any:
@@ -95,7 +108,7 @@ def _resolve_plain(value: str) -> Any:
     return value
 
 
-def _explicit(tag: str, value: str, mark: tuple[int, int], file: str) -> Any:
+def _explicit(tag: str, value: str, mark: Location, file: str) -> Any:
     try:
         if tag.endswith(":str"):
             return value
@@ -112,7 +125,7 @@ def _explicit(tag: str, value: str, mark: tuple[int, int], file: str) -> Any:
         pass
     raise SpecError(
         f"the value {value[:40]!r} is not a valid {tag.rsplit(':', 1)[-1]}",
-        location=Location(file, *mark),
+        location=mark,
     )
 
 
@@ -123,17 +136,17 @@ class _Builder:
         self.file = file
         self.doc = Document(data=None, file=file)
         self.nodes = 0
-        self.anchors: dict[str, tuple[Any, dict[Path_, tuple[int, int]]]] = {}
+        self.anchors: dict[str, tuple[Any, dict[Path_, Location]]] = {}
 
-    def _mark(self, event: yaml.Event) -> tuple[int, int]:
-        return (event.start_mark.line + 1, event.start_mark.column + 1)
+    def _mark(self, event: yaml.Event) -> Location:
+        return Location(self.file, event.start_mark.line + 1, event.start_mark.column + 1)
 
     def _count(self, n: int, event: yaml.Event) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES:
             raise SpecError(
                 f"the document has more than {MAX_NODES} values once aliases are expanded",
-                location=Location(self.file, *self._mark(event)),
+                location=self._mark(event),
                 hint="a spec this large is almost certainly an alias bomb; write the values out or use fewer aliases",
             )
 
@@ -150,7 +163,7 @@ class _Builder:
                 if docs > 1:
                     raise SpecError(
                         "a spec file holds one YAML document, this one has several",
-                        location=Location(self.file, *self._mark(event)),
+                        location=self._mark(event),
                         hint="remove the '---' separator and keep one spec per file",
                     )
                 continue
@@ -165,7 +178,7 @@ class _Builder:
             mark = self._mark(event)
             if isinstance(event, yaml.AliasEvent):
                 if event.anchor not in self.anchors:
-                    raise SpecError(f"unknown alias *{event.anchor}", location=Location(self.file, *mark))
+                    raise SpecError(f"unknown alias *{event.anchor}", location=mark)
                 value, marks = self.anchors[event.anchor]
                 self._count(len(marks), event)
                 value = _deep_copy(value)
@@ -182,7 +195,7 @@ class _Builder:
                 shown = tag.replace("tag:yaml.org,2002:", "!!")
                 raise SpecError(
                     f"the YAML tag {shown!r} is not allowed",
-                    location=Location(self.file, *mark),
+                    location=mark,
                     hint="kerun reads plain YAML only; no tag may construct an object. Remove the tag.",
                 )
             self.doc.values[path] = mark
@@ -195,7 +208,7 @@ class _Builder:
                     except ValueError:  # more digits than Python converts (4300)
                         raise SpecError(
                             f"the number has {len(event.value)} digits, far more than any spec needs",
-                            location=Location(self.file, *mark),
+                            location=mark,
                         ) from None
                 else:
                     value = event.value
@@ -205,7 +218,7 @@ class _Builder:
                 if len(stack) >= MAX_DEPTH:
                     raise SpecError(
                         f"the document is nested more than {MAX_DEPTH} levels deep",
-                        location=Location(self.file, *mark),
+                        location=mark,
                         hint="a spec never needs this depth; check the indentation and brackets",
                     )
                 container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
@@ -249,14 +262,14 @@ class _Builder:
             if isinstance(value, (dict, list)) or (isinstance(value, float) and not value.is_integer()):
                 raise SpecError(
                     "a mapping key must be a name or a number",
-                    location=Location(self.file, *mark),
+                    location=mark,
                 )
             if value in container:
                 first = self.doc.keys.get(top[1] + (value,))
-                where = f" (first at line {first[0]})" if first else ""
+                where = f" (first at line {first.line})" if first else ""
                 raise SpecError(
                     f"duplicate key {value!r}{where}",
-                    location=Location(self.file, *mark),
+                    location=mark,
                     path=top[1] + (value,),
                     hint="YAML would silently keep only the last one; remove or rename one of them",
                 )
@@ -335,7 +348,7 @@ def parse_document(text: str | bytes, file: str) -> Document:
         kind = "a list" if isinstance(doc.data, list) else f"a single {type(doc.data).__name__} value"
         raise SpecError(
             f"the top level of a spec must be a mapping of keys (name, data, model, ...), got {kind}",
-            location=Location(file, *doc.values.get((), (1, 1))),
+            location=doc.values.get((), Location(file, 1, 1)),
         )
     return doc
 

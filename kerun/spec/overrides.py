@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from kerun.errors import Location, SpecError, format_path
 from kerun.spec.loader import Document, Path_, _parse_events
 
-__all__ = ["apply_overrides", "resolve_path", "split_dotted"]
+__all__ = ["apply_overrides", "replace_value", "resolve_path", "split_dotted"]
 
 def split_dotted(path: str) -> list[str]:
     """``model.layers.out.units`` -> parts; ``a.b[2]`` is accepted as ``a.b.2``."""
@@ -78,6 +78,21 @@ def _list_index(node: list[Any], part: str) -> int | None:
     return None
 
 
+def replace_value(doc: Document, path: Path_, value: Any, values: dict[Path_, Location], keys: dict[Path_, Location]) -> None:
+    """Put ``value`` at the concrete ``path`` (its parent exists); its positions (relative to
+    ``path``) replace whatever was known below ``path``."""
+    parent: Any = doc.data
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+    n = len(path)
+    for table, new in ((doc.values, values), (doc.keys, keys)):
+        for p in [p for p in table if p[:n] == path]:
+            del table[p]
+        for sub, loc in new.items():
+            table[path + sub] = loc
+
+
 def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
     """Apply ``PATH=VALUE`` overrides in order; the value is read as YAML."""
     for text in overrides:
@@ -91,14 +106,8 @@ def apply_overrides(doc: Document, overrides: Sequence[str]) -> Document:
         dotted, raw = text.split("=", 1)
         value = _parse_events(raw, origin).data if raw.strip() else None
         try:
-            path, parent = resolve_path(doc.data, dotted, create=True)
+            path, _parent = resolve_path(doc.data, dotted, create=True)
         except KeyError as exc:
             raise SpecError(str(exc.args[0]), location=Location(origin)) from None
-        parent[path[-1]] = value
-        for table in (doc.values, doc.keys):
-            for p in [p for p in table if p[: len(path)] == path]:
-                del table[p]
-        doc.origins[path] = origin
+        replace_value(doc, path, value, {(): Location(origin)}, {})
     return doc
-
-
