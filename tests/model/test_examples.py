@@ -102,6 +102,34 @@ def toy_resnet() -> keras.Model:
     return keras.Model(inputs, L.Dense(10)(x))
 
 
+def iris_wide() -> keras.Model:
+    return keras.Sequential([keras.Input((4,)), L.Normalization(), L.Dense(64), L.Activation("relu"), L.Dense(3, activation="softmax")])
+
+
+def xception_blocks() -> keras.Model:
+    # the keras.io "image classification from scratch" loop, two sizes
+    inputs = keras.Input((32, 32, 3))
+    x = L.Rescaling(1.0 / 255)(inputs)
+    x = L.Conv2D(32, 3, strides=2, padding="same")(x)
+    x = L.BatchNormalization()(x)
+    x = L.Activation("relu")(x)
+    previous = x
+    for size in [64, 128]:
+        x = L.Activation("relu")(x)
+        x = L.SeparableConv2D(size, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.Activation("relu")(x)
+        x = L.SeparableConv2D(size, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+        residual = L.Conv2D(size, 1, strides=2, padding="same")(previous)
+        x = L.Add()([x, residual])
+        previous = x
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dropout(0.25)(x)
+    return keras.Model(inputs, L.Dense(3, activation="softmax")(x))
+
+
 def two_texts() -> keras.Model:
     title = keras.Input((10,), dtype="int32")
     body = keras.Input((100,), dtype="int32")
@@ -141,6 +169,8 @@ HAND_WRITTEN: dict[str, Callable[[], keras.Model]] = {
     "autoencoder": autoencoder,
     "ensemble": ensemble,
     "toy_resnet": toy_resnet,
+    "iris_wide": iris_wide,
+    "xception_blocks": xception_blocks,
     "two_texts": two_texts,
     "lstm_states": lstm_states,
     "custom_layer": custom_layer,
