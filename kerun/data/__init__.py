@@ -14,8 +14,8 @@ This module only re-exports.
 
 from kerun.data._common import Arrays
 from kerun.data.datasets import Datasets, load_datasets, synthetic_arrays
-from kerun.data.inputs import read_inputs
-from kerun.data.pipeline import stream_error
+from kerun.data.inputs import Inputs, read_inputs
+from kerun.data.pipeline import StreamErrors
 from kerun.data.sources import STREAM_THRESHOLD, read_source
 
-__all__ = ["Arrays", "Datasets", "STREAM_THRESHOLD", "load_datasets", "read_inputs", "read_source", "stream_error", "synthetic_arrays"]
+__all__ = ["Arrays", "Datasets", "Inputs", "STREAM_THRESHOLD", "StreamErrors", "load_datasets", "read_inputs", "read_source", "synthetic_arrays"]

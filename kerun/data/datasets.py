@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from kerun.data._common import Arrays, SourceContext
 from kerun.data.mapping import Mapped, resolve_plan
-from kerun.data.pipeline import memory_dataset, split_indices, stream_dataset, to_structure
+from kerun.data.pipeline import StreamErrors, memory_dataset, split_indices, stream_dataset, to_structure
 from kerun.data.sources import read_source, source_schema
 from kerun.data.synthetic import synthetic_arrays as _synthetic_arrays
 from kerun.errors import DataError
@@ -30,7 +30,11 @@ SYNTHETIC_SIZE = 256
 
 @dataclass
 class Datasets:
-    """The splits of a spec's data, ready for ``model.fit``/``evaluate``."""
+    """The splits of a spec's data, ready for ``model.fit``/``evaluate``.
+
+    Iterate the splits inside ``errors.mapped()``: a DataError met while streaming a file (a ragged
+    row) then surfaces as itself, not as the TensorFlow error tf.data wraps it in.
+    """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset | None
@@ -39,6 +43,7 @@ class Datasets:
     adapt: Callable[[], tf.data.Dataset]
     class_names: list[str] | None = None
     num_classes: dict[str, int] = field(default_factory=dict)
+    errors: StreamErrors = field(default_factory=StreamErrors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,6 +107,7 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
 
     shuffle = spec.train.shuffle
     buffer = data.shuffle_buffer
+    errors = StreamErrors()
     fractions = _split_fractions(data)
     train_ctx = SourceContext(loaded, ("data", "train"), data.train)
     train_data, class_names = read_source(train_ctx, limit)
@@ -138,13 +144,13 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             lo += frac
         intervals["train"] = (lo, 1.0)
         stream = train_data
-        common = dict(seed=seed, input_names=ins, output_names=outs, batch_size=batch_size, cache=bool(data.cache))
+        common = dict(errors=errors, seed=seed, input_names=ins, output_names=outs, batch_size=batch_size, cache=bool(data.cache))
         for name, iv in intervals.items():
             datasets[name] = stream_dataset(stream, train_plan, interval=iv if fractions else None,
                                             shuffle=shuffle and name == "train", buffer=buffer, shuffle_seed=sseed, **common)
             sizes[name] = None
         train_iv = intervals["train"] if fractions else None
-        adapt = lambda: stream_dataset(stream, train_plan, interval=train_iv, seed=seed, input_names=ins,  # noqa: E731
+        adapt = lambda: stream_dataset(stream, train_plan, errors=errors, interval=train_iv, seed=seed, input_names=ins,  # noqa: E731
                                        output_names=outs, batch_size=max(batch_size, ADAPT_BATCH), x_only=True)
 
     for name in ("validation", "test"):
@@ -160,14 +166,14 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             datasets[name] = memory_dataset(to_structure(part, ins, outs), len(part), batch_size=batch_size)
         else:
             sizes[name] = None
-            datasets[name] = stream_dataset(got, plan, interval=None, seed=seed, input_names=ins, output_names=outs,
+            datasets[name] = stream_dataset(got, plan, errors=errors, interval=None, seed=seed, input_names=ins, output_names=outs,
                                             batch_size=batch_size)
     if sizes.get("train") == 0:
         raise DataError("the training split is empty", location=loaded.doc.locate(("data", "train")), path=("data", "train"))
     assert datasets["train"] is not None
     return Datasets(train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
                     sizes={k: sizes.get(k) for k in ("train", "validation", "test") if datasets[k] is not None},
-                    adapt=adapt, class_names=class_names, num_classes=num_classes)
+                    adapt=adapt, class_names=class_names, num_classes=num_classes, errors=errors)
 
 
 def _sparse_outputs(loaded: LoadedSpec, output_names: list[str]) -> set[str]:

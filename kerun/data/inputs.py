@@ -6,6 +6,7 @@ The fields of the source map to the model's inputs exactly as in training (the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +15,35 @@ from pydantic import TypeAdapter, ValidationError
 
 from kerun.data._common import Arrays, SourceContext
 from kerun.data.mapping import Plan, resolve_plan
-from kerun.data.pipeline import memory_dataset, stream_dataset, to_structure
+from kerun.data.pipeline import StreamErrors, memory_dataset, stream_dataset, to_structure
 from kerun.data.sources import read_source, source_schema
 from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.data import SplitSpec
 
-__all__ = ["read_inputs"]
+__all__ = ["Inputs", "read_inputs"]
+
+
+@dataclass
+class Inputs:
+    """Batched model inputs; iterate ``dataset`` inside ``errors.mapped()`` (see :class:`StreamErrors`)."""
+
+    dataset: tf.data.Dataset
+    size: int | None
+    errors: StreamErrors = field(default_factory=StreamErrors)
 
 
 _EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
 
 
-def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, batch_size: int) -> tuple[tf.data.Dataset, int | None]:
+def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, batch_size: int) -> Inputs:
     """Batched model inputs (x only) from a file or a source mapping, for ``kerun predict``.
 
     ``source`` is a path (``.csv``/``.tsv``, ``.parquet``/``.pq`` or ``.npz``, relative to the
     working directory) or a mapping in the spec's source format (paths relative to the spec). Fields
     map to inputs exactly as in training (``data.inputs``, scaling, reshape, dtype); label and target
-    columns are ignored. CSV and Parquet are streamed with bounded memory. Returns the dataset and
-    the number of examples when known.
+    columns are ignored. CSV and Parquet are streamed with bounded memory. The number of examples
+    is known for sources read into memory.
     """
     from kerun.spec.data import HeldOut
 
@@ -73,6 +83,8 @@ def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, ba
     plan = resolve_plan(ctx, schema, loaded, built, targets=False, label_hint=label_hint)
     if isinstance(got, Arrays):
         mapped = Plan(plan.ctx, plan.inputs, [], None, plan.schema).apply(got.fields)
-        return memory_dataset(to_structure(mapped, ins, outs, x_only=True), len(mapped), batch_size=batch_size), len(mapped)
-    ds = stream_dataset(got, plan, interval=None, seed=0, input_names=ins, output_names=outs, batch_size=batch_size, x_only=True)
-    return ds, got.num_rows
+        return Inputs(memory_dataset(to_structure(mapped, ins, outs, x_only=True), len(mapped), batch_size=batch_size), len(mapped))
+    errors = StreamErrors()
+    ds = stream_dataset(got, plan, errors=errors, interval=None, seed=0, input_names=ins, output_names=outs,
+                        batch_size=batch_size, x_only=True)
+    return Inputs(ds, got.num_rows, errors)

@@ -10,6 +10,7 @@ splits by a seeded hash of their row number (stable across epochs), shuffled wit
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from typing import Any, Callable, Iterator
 
@@ -20,27 +21,51 @@ from kerun.data._common import ALIGN, ALIGN_FROM, TableStream
 from kerun.data.mapping import Mapped, Plan
 from kerun.errors import DataError
 
-__all__ = ["STREAM_SHUFFLE_BUFFER", "hash_unit", "memory_dataset", "split_indices", "stream_dataset", "stream_error"]
+__all__ = ["STREAM_SHUFFLE_BUFFER", "StreamErrors", "hash_unit", "memory_dataset", "split_indices", "stream_dataset"]
 
-_STREAM_ERRORS: list[DataError] = []
+class StreamErrors:
+    """The DataErrors raised while reading the streamed datasets of one owner (a :class:`Datasets`,
+    predict's inputs), kept by that owner instead of in a module global.
 
+    tf.data turns an exception raised inside a generator or a ``numpy_function`` into a
+    ``tf.errors.OpError`` that keeps only its text; the pipeline records the located DataError
+    here before it is lost, and :meth:`mapped` turns the TensorFlow error back into it::
 
-def stream_error(exc: BaseException) -> DataError | None:
-    """The DataError behind a TensorFlow error raised while iterating a streamed dataset, if any.
-
-    tf.data turns exceptions raised inside a generator into ``tf.errors.OpError`` (the original
-    text kept in the message); callers of ``fit``/``predict`` re-raise the located DataError with::
-
-        except tf.errors.OpError as e:
-            raise (stream_error(e) or e) from None
+        with data.errors.mapped():
+            model.fit(data.train, ...)
     """
-    if isinstance(exc, DataError):
-        return exc
-    text = str(exc)
-    for err in reversed(_STREAM_ERRORS):
-        if err.message in text:
-            return err
-    return None
+
+    KEEP = 8
+
+    def __init__(self) -> None:
+        self._seen: list[DataError] = []
+
+    def record(self, error: DataError) -> None:
+        self._seen = [*self._seen[-(self.KEEP - 1):], error]
+
+    def cause(self, exc: BaseException) -> DataError | None:
+        """The DataError behind ``exc`` (an error raised while iterating one of the owner's
+        datasets), or None when ``exc`` has another cause."""
+        if isinstance(exc, DataError):
+            return exc
+        text = str(exc)
+        for err in reversed(self._seen):
+            if err.message in text:
+                return err
+        return None
+
+    @contextlib.contextmanager
+    def mapped(self) -> Iterator[None]:
+        """Re-raise a TensorFlow error caused by a DataError of these datasets as that DataError;
+        any other error propagates unchanged."""
+        try:
+            yield
+        except tf.errors.OpError as exc:
+            cause = self.cause(exc)
+            if cause is None:
+                raise
+            raise cause from None
+
 
 STREAM_SHUFFLE_BUFFER = 10_000
 """Examples in the shuffle buffer of a streamed split unless data.shuffle_buffer says otherwise."""
@@ -136,11 +161,7 @@ def _spec_of(a: np.ndarray, free: tuple[int | None, ...] | None = None) -> tf.Te
     return tf.TensorSpec(shape=(None, *shape), dtype=dtype)
 
 
-def _remember(e: DataError) -> None:
-    _STREAM_ERRORS[:] = [*_STREAM_ERRORS[-7:], e]
-
-
-def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, float] | None, seed: int,
+def stream_dataset(stream: TableStream, plan: Plan, *, errors: StreamErrors, interval: tuple[float, float] | None, seed: int,
                    input_names: list[str], output_names: list[str], batch_size: int, x_only: bool = False,
                    shuffle: bool = False, buffer: int | None = None, shuffle_seed: int | None = None,
                    cache: bool = False) -> tf.data.Dataset:
@@ -150,7 +171,8 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
     (``tf.numpy_function`` in a deterministic parallel ``map``; pandas releases the GIL while it
     parses) and a shuffled split is shuffled within each block, seeded per epoch, then cut into
     batches with ``rebatch``: no per-example work in Python or tf.data. ``buffer`` (the spec's
-    ``data.shuffle_buffer``) or ``cache`` adds an example-level shuffle buffer on top.
+    ``data.shuffle_buffer``) or ``cache`` adds an example-level shuffle buffer on top. A DataError
+    raised while reading (a ragged row) is recorded in ``errors``, whose owner maps it back.
     """
     if x_only:
         plan = Plan(plan.ctx, plan.inputs, [], None, plan.schema)
@@ -177,7 +199,7 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
         return to_structure(plan.apply(chunk, row_offset=first), input_names, output_names, x_only)
 
     if stream.units is not None and stream.read_unit is not None:
-        return _parallel_stream(stream, needed, select, empty, signature, batch_size=batch_size, shuffle=shuffle,
+        return _parallel_stream(stream, needed, select, empty, signature, errors=errors, batch_size=batch_size, shuffle=shuffle,
                                 buffer=buffer, shuffle_seed=shuffle_seed, cache=cache)
 
     def chunks() -> Iterator[Any]:
@@ -192,7 +214,7 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
                 if limit is not None and offset >= limit:
                     break
         except DataError as e:
-            _remember(e)
+            errors.record(e)
             raise
 
     ds = tf.data.Dataset.from_generator(chunks, output_signature=signature).unbatch()
@@ -204,7 +226,7 @@ def stream_dataset(stream: TableStream, plan: Plan, *, interval: tuple[float, fl
 
 
 def _parallel_stream(stream: TableStream, needed: list[str], select: Callable[[dict[str, np.ndarray], int], Any],
-                     empty: Any, signature: Any, *, batch_size: int, shuffle: bool, buffer: int | None,
+                     empty: Any, signature: Any, *, errors: StreamErrors, batch_size: int, shuffle: bool, buffer: int | None,
                      shuffle_seed: int | None, cache: bool) -> tf.data.Dataset:
     assert stream.units is not None and stream.read_unit is not None
     units, read_unit, limit = stream.units, stream.read_unit, stream.limit
@@ -224,7 +246,7 @@ def _parallel_stream(stream: TableStream, needed: list[str], select: Callable[[d
         try:
             got = select(read_unit(payload, int(first_line), needed), int(first_row))
         except DataError as e:
-            _remember(e)
+            errors.record(e)
             raise
         if got is None:
             return flat_empty

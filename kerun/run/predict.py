@@ -26,7 +26,7 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
     batch = batch_size or loaded.spec.train.batch_size
     if not input_path.exists():
         raise DataError(f"no such input file: {input_path}")
-    ds, _ = read_inputs(loaded, built, input_path, batch_size=batch)
+    inputs = read_inputs(loaded, built, input_path, batch_size=batch)
     output = output or run.file(f"predictions-{input_path.stem}.csv")
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".npy", ".npz", ".parquet"):
@@ -36,7 +36,7 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
     with atomic_path(output) as tmp:
         writer = _Writer(tmp, suffix, names)
         try:
-            for x in ds:
+            for x in inputs.dataset:
                 pred = built.model.predict_on_batch(x)
                 if not isinstance(pred, dict):
                     pred = {names[0]: pred} if not isinstance(pred, (list, tuple)) else dict(zip(names, pred))

@@ -155,17 +155,11 @@ def _full_class_weight(weights: dict[int, float] | None, built: BuiltModel) -> d
 
 
 @contextlib.contextmanager
-def _data_errors() -> Iterator[None]:
+def _data_errors(data: Any) -> Iterator[None]:
     """A DataError raised inside a streaming input pipeline reaches fit as a TensorFlow error:
-    turn it back into the located DataError."""
-    import tensorflow as tf
-
-    from kerun.data import stream_error
-
-    try:
+    turn it back into the located DataError, which ``data`` (the Datasets) recorded."""
+    with data.errors.mapped():
         yield
-    except tf.errors.OpError as exc:
-        raise (stream_error(exc) or exc) from None
 
 
 class TrainingSession:
@@ -288,7 +282,7 @@ class TrainingSession:
             # (benchmarks/README.md, digits_mlp).
             train_data, fit_steps = data.train.repeat(), steps_per_epoch
         self.stage("train")
-        with at(loaded.doc.locate(("train",)), ("train",), "training"), _data_errors():
+        with at(loaded.doc.locate(("train",)), ("train",), "training"), _data_errors(data):
             built.model.fit(
                 train_data,
                 validation_data=data.validation,
@@ -316,7 +310,7 @@ class TrainingSession:
             if ds is None:
                 continue
             steps_eval = options.steps if options.steps else None
-            with _data_errors():
+            with _data_errors(data):
                 values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
             metrics[split] = {k: float(v) for k, v in values.items()}
         run.write_json(METRICS, metrics)

@@ -15,8 +15,14 @@ from kerun.spec import spec_from_text
 
 
 def make_spec(tmp_path: Path, text: str, overrides: tuple[str, ...] = ()):
-    """(LoadedSpec, BuiltModel) for a spec written as if it lived in tmp_path/spec.yaml."""
-    loaded = spec_from_text(textwrap.dedent(text), file=str(tmp_path / "spec.yaml"), overrides=overrides)
+    """(LoadedSpec, BuiltModel) for a spec written as if it lived in tmp_path/spec.yaml.
+
+    The data tests never compile: a spec without ``compile:`` gets ``loss: mse`` so that it
+    validates (validate refuses a spec without a loss)."""
+    text = textwrap.dedent(text)
+    if "\ncompile:" not in "\n" + text:
+        text = text.rstrip() + "\ncompile: {optimizer: adam, loss: mse}\n"
+    loaded = spec_from_text(text, file=str(tmp_path / "spec.yaml"), overrides=overrides)
     return loaded, build_model(loaded)
 
 

@@ -73,7 +73,9 @@ def test_file_that_is_not_an_image(tmp_path):
 
 
 def test_missing_file_points_at_the_path_line(tmp_path):
+    (tmp_path / "nowhere.csv").write_text("label,a,b\n0,1,2\n")
     loaded, built = make_spec(tmp_path, "\n" + SPEC.replace("bad.csv", "nowhere.csv"))
+    (tmp_path / "nowhere.csv").unlink()  # gone between validate and train
     with pytest.raises(DataError) as err:
         load_datasets(loaded, built)
     assert "nowhere.csv" in err.value.message
@@ -86,7 +88,7 @@ def test_ragged_row_deep_in_a_streamed_file(tmp_path, monkeypatch):
     import tensorflow as tf
 
     import kerun.data.csv as kcsv
-    from kerun.data import stream_error
+    import kerun.data.pipeline as kpipe
 
     lines = ["label,a,b"] + [f"{i % 3},{i},{i}" for i in range(3000)]
     lines[2500] = "1,2"
@@ -98,5 +100,13 @@ def test_ragged_row_deep_in_a_streamed_file(tmp_path, monkeypatch):
     with pytest.raises((DataError, tf.errors.OpError)) as err:
         for _ in ds.train:
             pass
-    found = stream_error(err.value)
+    found = ds.errors.cause(err.value)
     assert found is not None and "line 2501" in found.message and "bad.csv" in found.message
+    # the error is owned by these datasets: another spec's datasets know nothing of it
+    (tmp_path / "good.csv").write_text("label,a,b\n0,1,2\n")
+    other = load_datasets(*make_spec(tmp_path, SPEC.replace("bad.csv", "good.csv")))
+    assert other.errors.cause(err.value) is None
+    assert not [k for k, v in vars(kpipe).items() if isinstance(v, (list, dict)) and not k.startswith("__")]  # no module registry
+    with pytest.raises(DataError, match="line 2501"), ds.errors.mapped():
+        for _ in ds.train:
+            pass

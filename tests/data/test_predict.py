@@ -24,26 +24,27 @@ def test_read_inputs_from_csv_parquet_npz_and_mapping(tmp_path):
     x_train, _ = collect(load_datasets(loaded, built).train)
     # a predict file without the label column, columns in another order, plus an extra column
     write_csv(tmp_path / "new.csv", ["b", "extra", "a"], [[10 * i, 0, i] for i in range(8)])
-    ds, n = read_inputs(loaded, built, str(tmp_path / "new.csv"), batch_size=3)
+    got = read_inputs(loaded, built, str(tmp_path / "new.csv"), batch_size=3)
+    ds = got.dataset
     x = collect(ds)
     assert x.shape == (8, 2) and x.dtype == np.float32
     np.testing.assert_array_equal(x, x_train)
     assert next(iter(ds)).shape[0] == 3
     pd.read_csv(tmp_path / "train.csv").to_parquet(tmp_path / "new.parquet")
-    ds, n = read_inputs(loaded, built, tmp_path / "new.parquet", batch_size=5)
-    np.testing.assert_array_equal(collect(ds), x_train)
-    assert n == 8
+    got = read_inputs(loaded, built, tmp_path / "new.parquet", batch_size=5)
+    np.testing.assert_array_equal(collect(got.dataset), x_train)
+    assert got.size == 8
     np.savez(tmp_path / "new.npz", a=np.arange(4.0), b=np.arange(4.0))
-    ds, n = read_inputs(loaded, built, tmp_path / "new.npz", batch_size=2)
-    assert n == 4 and collect(ds).tolist() == [[0, 0], [0.5, 0.5], [1, 1], [1.5, 1.5]]
-    ds, n = read_inputs(loaded, built, {"type": "csv", "path": "new.csv"}, batch_size=8)
-    np.testing.assert_array_equal(collect(ds), x_train)
+    got = read_inputs(loaded, built, tmp_path / "new.npz", batch_size=2)
+    assert got.size == 4 and collect(got.dataset).tolist() == [[0, 0], [0.5, 0.5], [1, 1], [1.5, 1.5]]
+    got = read_inputs(loaded, built, {"type": "csv", "path": "new.csv"}, batch_size=8)
+    np.testing.assert_array_equal(collect(got.dataset), x_train)
 
 
 def test_synthetic_arrays_and_synthetic_datasets(tmp_path):
     loaded, built = make_spec(tmp_path, """
         seed: 2
-        data: {train: {type: csv, path: absent.csv}, validation: {split: 0.2}}
+        data: {train: {type: synthetic, size: 8, fields: {a: {shape: [3]}}}, validation: {split: 0.2}}
         model:
           inputs: {a: [3], b: {shape: [5], dtype: int32}}
           layers:
