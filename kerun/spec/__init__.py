@@ -106,7 +106,13 @@ def _check(doc: Document, path: Path, overrides: Sequence[str], root: Path | Non
     if problems:
         raise SpecError.from_problems(problems)
     assert spec is not None
-    return LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides), root=root, composed=composed)
+    loaded = LoadedSpec(spec=spec, doc=doc, path=path, overrides=tuple(overrides), root=root, composed=composed)
+    if spec.sweep is not None:  # a space that does not fit its method (a grid over a range) is refused now
+        from kerun.spec.space import parse_space, variants
+
+        for _ in variants(parse_space(loaded), spec.sweep.method):
+            pass
+    return loaded
 
 
 def load_spec(path: str | Path, overrides: Sequence[str] = (), *, root: Path | None = None) -> LoadedSpec:

@@ -183,7 +183,10 @@ class _Feasibility:
     def check_compile(self) -> None:
         c = self.spec.compile
         outputs = self.spec.model.output_names()
-        if c.loss is None:
+        # A spec with neither data: nor compile: describes a model (summary, plot, import); one
+        # with either is meant to train, and training needs a loss.
+        meant_to_train = isinstance(self.doc.data, dict) and ("data" in self.doc.data or "compile" in self.doc.data)
+        if c.loss is None and meant_to_train:
             self.add(("compile",), "training needs a loss, and compile.loss is not set",
                      hint="for example loss: sparse_categorical_crossentropy")
         elif isinstance(c.loss, dict) and set(c.loss) <= set(outputs):  # a key naming no output is reported already
