@@ -113,9 +113,10 @@ def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None =
             f"the run's spec has no {split} split",
             hint=f"splits available: {', '.join(have)}; or give --data SOURCE.yaml",
         )
-    metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
+    with data.errors.mapped():  # a ragged row deep in a streamed file is a DataError, as in training
+        metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
+        confusion = _confusion(built.model, ds, built.output_names)
     result: dict[str, Any] = {"split": label, "examples": data.sizes.get(split), "metrics": {k: float(v) for k, v in metrics.items()}}
-    confusion = _confusion(built.model, ds, built.output_names)
     if confusion is not None:
         matrix, n = confusion
         names = data.class_names if data.class_names and len(data.class_names) == n else [str(i) for i in range(n)]

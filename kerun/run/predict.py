@@ -24,8 +24,13 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
 
     run, loaded, built = load_run(run_dir)
     batch = batch_size or loaded.spec.train.batch_size
-    if not input_path.exists():
+    from kerun.safeio import why_not_regular
+
+    reason = why_not_regular(input_path)  # a FIFO would hang the read, a device never end
+    if reason == "no such file":
         raise DataError(f"no such input file: {input_path}")
+    if reason is not None:
+        raise DataError(f"the input {str(input_path)[:200]} cannot be read: {reason}")
     inputs = read_inputs(loaded, built, input_path, batch_size=batch)
     output = output or run.file(f"predictions-{input_path.stem}.csv")
     suffix = output.suffix.lower()
@@ -33,7 +38,8 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
         raise RunError(f"cannot write predictions to {output.name}: use .csv, .npy, .npz or .parquet")
     names = built.output_names
     rows = 0
-    with atomic_path(output) as tmp:
+    # a ragged row deep in a streamed file is a DataError, as in training; no partial output is left
+    with atomic_path(output) as tmp, inputs.errors.mapped():
         writer = _Writer(tmp, suffix, names)
         try:
             for x in inputs.dataset:
