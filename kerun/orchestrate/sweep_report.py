@@ -11,13 +11,13 @@ import copy
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from kerun.run.rundir import atomic_path, atomic_write
 from kerun.spec import LoadedSpec, dump_yaml, spec_from_text
 from kerun.spec.overrides import resolve_path
+from kerun.spec.paths import relative_paths
 from kerun.spec.space import Param
 
 __all__ = ["best_spec_text", "plot_objective", "write_reports"]
@@ -62,30 +62,6 @@ def write_reports(folder: Path, study: Any, params: list[Param], loaded: LoadedS
     return rows, best
 
 
-def _relocate_paths(data: dict[str, Any], base: Path, folder: Path) -> None:
-    """Relative file paths of the spec (data sources, plugin files) rewritten for a spec in ``folder``."""
-
-    def fix(value: str) -> str:
-        p = Path(value).expanduser()
-        return value if p.is_absolute() else os.path.relpath(base / p, folder)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k == "path" and isinstance(v, str):
-                    node[k] = fix(v)
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(data.get("data"))
-    plugins = data.get("plugins")
-    if isinstance(plugins, list):
-        data["plugins"] = [fix(p) if isinstance(p, str) and (p.endswith(".py") or "/" in p) else p for p in plugins]
-
-
 def best_spec_text(loaded: LoadedSpec, folder: Path, best: dict[str, Any], metric: str) -> str:
     """The spec with the best trial's values, ready to train from ``folder``; checked before it is returned."""
     data = copy.deepcopy(loaded.data)
@@ -93,7 +69,7 @@ def best_spec_text(loaded: LoadedSpec, folder: Path, best: dict[str, Any], metri
         path, parent = resolve_path(data, key)
         parent[path[-1]] = copy.deepcopy(value)
     data.pop("sweep", None)
-    _relocate_paths(data, loaded.base_dir, folder)
+    relative_paths(data, loaded.base_dir, folder)  # best.yaml lives in the sweep folder
     header = (f"# The best trial ({best['trial']}, {metric} = {best['value']:.6g}) of the sweep of {loaded.path}.\n"
               f"# Train it with: kerun train {folder / 'best.yaml'}\n")
     text = header + dump_yaml(data)

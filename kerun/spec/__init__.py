@@ -9,6 +9,7 @@ a :class:`LoadedSpec`, or raises one :class:`~kerun.errors.SpecError` holding ev
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +59,17 @@ class LoadedSpec:
         folder's spec.yaml; ``--set`` and sweeps address a block use's parameters in it)."""
         return self.composed if self.composed is not None else self.doc.data
 
+    def self_contained(self) -> dict[str, Any]:
+        """:attr:`data` with every relative file path made absolute (kerun.spec.paths): what a run
+        folder keeps, so that ``kerun train RUN/spec.yaml`` trains it again from any folder."""
+        from kerun.spec.paths import absolute_paths
+
+        data = copy.deepcopy(self.data)
+        absolute_paths(data, self.base_dir)
+        return data
+
     def to_yaml(self) -> str:
-        return dump_yaml(self.doc.data)
+        return dump_yaml(self.self_contained())
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative).expanduser()

@@ -21,6 +21,7 @@ from typing import Any
 from kerun.errors import Location, Problem, SpecError
 from kerun.spec.loader import Document, Path_, load_document
 from kerun.spec.overrides import replace_value, resolve_path
+from kerun.spec.paths import absolute_paths
 from kerun.spec.suggest import did_you_mean
 
 __all__ = ["COMPOSE_KEYS", "compose", "load_composed"]
@@ -120,30 +121,7 @@ def _noted(exc: SpecError, note: str) -> SpecError:
 def _absolute_paths(doc: Document, folder: Path) -> None:
     """Relative file paths written in a base (data sources, plugin files, initial weights) made
     absolute against the base's folder."""
-
-    def fix(value: str) -> str:
-        p = Path(value).expanduser()
-        return value if p.is_absolute() else os.path.abspath(folder / p)
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                if k == "path" and isinstance(v, str):
-                    node[k] = fix(v)
-                else:
-                    walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    data = doc.data
-    walk(data.get("data"))
-    plugins = data.get("plugins")
-    if isinstance(plugins, list):
-        data["plugins"] = [fix(p) if isinstance(p, str) and (p.endswith(".py") or "/" in p) else p for p in plugins]
-    train = data.get("train")
-    if isinstance(train, dict) and isinstance(train.get("initial_weights"), str):
-        train["initial_weights"] = fix(train["initial_weights"])
+    absolute_paths(doc.data, folder)
 
 
 # ---------------------------------------------------------------------------------------------
