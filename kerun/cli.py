@@ -1,32 +1,84 @@
 """The ``kerun`` command line: parse, call, render.
 
-Commands that need TensorFlow import it inside their function, so ``kerun --help``,
-``kerun validate`` and ``kerun schema`` start in a fraction of a second.
+Each command parses its options, calls one function of the package, and hands the result to
+:mod:`kerun.console`. Errors are handled in one place, :class:`KerunGroup` (click's single
+``Command.main`` handler): a :class:`~kerun.errors.KerunError` from any command is printed (as JSON
+after ``--json`` or ``--format json``) and exits with its code; anything else is a bug in kerun and
+keeps its traceback. Commands are declared with :func:`command`, which records the ones that need
+TensorFlow; they import it inside their function, so ``kerun --help``, ``kerun validate`` and
+``kerun schema`` start in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from kerun.errors import KerunError, Problem, SpecError
+
+JSON_WANTED = "kerun.json"
+"""Key of click's ``ctx.meta`` (shared by a command's context and its group's): the command was
+asked for JSON, so an error is printed as JSON too."""
+
+
+class KerunGroup(TyperGroup):
+    """The one error handler of every kerun command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KerunError as exc:
+            from kerun.console import error_text
+
+            wants_json = bool(ctx.meta.get(JSON_WANTED))
+            text = error_text(exc, as_json=wants_json)
+            if wants_json:
+                print(text)
+            else:
+                _err(text)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
     name="kerun",
     help="Declarative model-and-training runner for tf.keras: check, build, train, evaluate and predict from a YAML spec.",
+    cls=KerunGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
-F = TypeVar("F", bound=Callable[..., Any])
+TENSORFLOW_COMMANDS: set[str] = set()
+"""The commands declared with ``command(tensorflow=True)``: :func:`main` quiets TensorFlow's native
+start-up lines for them before anything is imported."""
+
+
+def command(name: Optional[str] = None, *, tensorflow: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a kerun command; ``tensorflow=True`` when it imports TensorFlow."""
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        if tensorflow:
+            TENSORFLOW_COMMANDS.add(name or func.__name__)
+        return app.command(name)(func)
+
+    return register
+
+
+def _json_wanted(ctx: typer.Context, value: Any) -> Any:
+    if value is True or value == "json":
+        ctx.meta[JSON_WANTED] = True
+    return value
+
+
+def JsonOption(help: str = "Print the result as JSON.") -> Any:  # noqa: N802 - reads like typer.Option
+    return typer.Option(False, "--json", help=help, callback=_json_wanted)
 
 
 class Format(str, Enum):
@@ -38,29 +90,6 @@ class Format(str, Enum):
 def _err(text: str) -> None:
     sys.stderr.write(text + ("\n" if not text.endswith("\n") else ""))
     sys.stderr.flush()
-
-
-def render_problems(problems: list[Problem], fmt: Format) -> str:
-    if fmt is Format.github:
-        return "\n".join(p.render_github() for p in problems)
-    return "\n".join(p.render() for p in problems)
-
-
-def reports_errors(func: F) -> F:
-    """Turn a :class:`KerunError` into its message and exit code; anything else is a bug."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except KerunError as exc:
-            if kwargs.get("json_out"):
-                print(exc.to_json())
-            else:
-                _err(exc.render())
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def expand_specs(paths: list[Path]) -> list[Path]:
@@ -77,13 +106,14 @@ def expand_specs(paths: list[Path]) -> list[Path]:
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Change one value before checking, e.g. --set train.epochs=3 (repeatable).")
 
 
-@app.command()
+@command()
 def validate(
     specs: list[Path] = typer.Argument(..., help="Spec files or folders of specs."),
     overrides: Optional[list[str]] = SetOption,
-    fmt: Format = typer.Option(Format.text, "--format", help="text, json (for tools) or github (CI annotations)."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, json (for tools) or github (CI annotations).", callback=_json_wanted),
 ) -> None:
     """Check specs completely, without TensorFlow: every problem, by file and line."""
+    from kerun.console import problems_text
     from kerun.spec import load_spec
 
     files = expand_specs(specs)
@@ -101,14 +131,14 @@ def validate(
         print(json.dumps({"valid": invalid == 0, "specs": results}, indent=2))
     else:
         if problems:
-            print(render_problems(problems, fmt))
+            print(problems_text(problems, fmt.value))
         if fmt is Format.text:
             summary = f"{len(files) - invalid} of {len(files)} spec{'s' if len(files) != 1 else ''} valid"
             (_err if invalid else print)(summary if invalid else f"ok: {summary}")
     raise typer.Exit(2 if invalid else 0)
 
 
-@app.command()
+@command()
 def schema(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write to this file instead of standard output."),
 ) -> None:
@@ -122,28 +152,25 @@ def schema(
         print(text)
 
 
-@app.command()
-@reports_errors
+@command()
 def explain(
     spec: Path = typer.Argument(..., help="A spec file."),
     overrides: Optional[list[str]] = SetOption,
+    origins: bool = typer.Option(False, "--origins", help="Show the resolved spec (bases merged, blocks expanded, no defaults added) with the file and line each value came from."),
 ) -> None:
     """Print the spec with every default filled in, as it will run."""
     from kerun.spec import dump_yaml, load_spec
-    from kerun.spec.explain import explained
+    from kerun.spec.explain import explained, origins_text
 
     loaded = load_spec(spec, overrides or [])
-    print(dump_yaml(explained(loaded)), end="")
-
-
-_TENSORFLOW_COMMANDS = {"train", "eval", "predict", "summary", "plot", "launch", "sweep", "import", "export"}
+    print(origins_text(loaded) if origins else dump_yaml(explained(loaded)), end="")
 
 
 def main() -> None:
     from kerun.orchestrate.lifeline import hold
 
     hold()  # a sweep trial or launched worker ends with the kerun that started it
-    if len(sys.argv) > 1 and sys.argv[1] in _TENSORFLOW_COMMANDS:
+    if len(sys.argv) > 1 and sys.argv[1] in TENSORFLOW_COMMANDS:
         from kerun.tfenv import filter_native_stderr
 
         filter_native_stderr()
@@ -154,42 +181,22 @@ def main() -> None:
 # Commands that need TensorFlow: it is imported inside each.
 
 
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+def _print(*renderables: Any, stderr: bool = False) -> None:
+    """Print tables and lines of :mod:`kerun.console` on a terminal-aware rich console."""
+    from kerun.console import new_console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
-
-
-def _short_value(value: Any) -> str:
-    """A sweep value for a table cell: floats to 4 significant digits, the rest as JSON."""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return json.dumps(value)
+    console = new_console(stderr=stderr)
+    for r in renderables:
+        console.print(r)
 
 
-def _metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Any:
-    from rich.table import Table
-
-    names: list[str] = []
-    for values in metrics.values():
-        names.extend(k for k in values if k not in names)
-    table = Table(title=title, title_justify="left")
-    table.add_column("split")
-    for n in names:
-        table.add_column(n, justify="right")
-    for split, values in metrics.items():
-        table.add_row(split, *[f"{values[n]:.4f}" if n in values else "" for n in names])
-    return table
-
-
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def train(
     spec: Optional[Path] = typer.Argument(None, help="The spec file (with --resume, the run's own spec by default)."),
     overrides: Optional[list[str]] = SetOption,
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR", help="Continue an interrupted or killed run in its folder."),
-    json_out: bool = typer.Option(False, "--json", help="Print one JSON object with the run folder, status and metrics."),
+    json_out: bool = JsonOption("Print one JSON object with the run folder, status and metrics."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     smoke: bool = typer.Option(False, "--smoke", help="Run the stages of 'kerun check' for this spec instead of training."),
 ) -> None:
@@ -197,34 +204,36 @@ def train(
     if smoke:
         if spec is None:
             raise typer.BadParameter("--smoke needs a spec")
-        raise typer.Exit(_check_command([spec], overrides or [], Format.text, None, False, 5, 600.0, 1, False, json_out))
+        from kerun.orchestrate.check import CheckOptions
+
+        raise typer.Exit(_check_command([spec], CheckOptions(overrides=tuple(overrides or ())), Format.text, None, json_out))
     from kerun.run.train import TrainOptions, train as run_train
     from kerun.spec import load_spec
     from kerun.run.rundir import RunDir
 
+    progress = "quiet" if quiet or json_out else "auto"
     if spec is None:
         if resume is None:
             raise typer.BadParameter("give a spec file, or --resume RUN_DIR")
         loaded = RunDir.open(resume).load_spec()
     else:
         loaded = load_spec(spec, overrides or [])
-    progress = "quiet" if quiet or json_out else "auto"
     result = run_train(loaded, TrainOptions(runs_dir=runs_dir, resume=resume, progress=progress))
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))
         return
-    console = _console()
-    console.print(_metrics_table(result.metrics, f"{loaded.name}: {result.status} after {result.epochs} epochs in {result.seconds:.1f}s"))
-    console.print(f"run folder: {result.run_dir}")
+    from kerun.console import metrics_table
+
+    _print(metrics_table(result.metrics, f"{loaded.name}: {result.status} after {result.epochs} epochs in {result.seconds:.1f}s"),
+           f"run folder: {result.run_dir}")
 
 
-@app.command("eval")
-@reports_errors
+@command("eval", tensorflow=True)
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run folder."),
     split: str = typer.Option("test", "--split", help="test, validation or train."),
     data: Optional[Path] = typer.Option(None, "--data", metavar="SOURCE.yaml", help="Evaluate on another source (a YAML file with one data source)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: bool = JsonOption("Print the result as JSON."),
 ) -> None:
     """Evaluate a run's model; for classifiers also a confusion matrix (table and PNG)."""
     from kerun.run.evaluate import evaluate_run
@@ -235,29 +244,20 @@ def eval_(
     if json_out:
         print(json.dumps(result, indent=2))
         return
-    console = _console()
-    console.print(_metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples"))
+    from kerun.console import confusion_table, metrics_table
+
     cm = result.get("confusion_matrix")
-    if cm:
-        from rich.table import Table
-
-        table = Table(title="confusion matrix (rows: true, columns: predicted)", title_justify="left")
-        table.add_column("")
-        for label in cm["labels"]:
-            table.add_column(label, justify="right")
-        for label, row in zip(cm["labels"], cm["matrix"]):
-            table.add_row(label, *[str(v) for v in row])
-        console.print(table)
+    _print(metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples"),
+           *([confusion_table(cm)] if cm else []))
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def predict(
     run_dir: Path = typer.Argument(..., help="A run folder."),
     input: Path = typer.Option(..., "--input", "-i", help="A CSV, Parquet or npz file, or a YAML file with one data source."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="OUT.csv, .npy, .npz or .parquet (default: in the run folder)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JsonOption(),
 ) -> None:
     """Predict with a run's model, batch by batch, with the same input mapping as training."""
     from kerun.run.predict import predict_run
@@ -269,42 +269,37 @@ def predict(
         print(f"{result['rows']} predictions written to {result['output']}")
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def summary(
     spec: Path = typer.Argument(..., help="A spec file."),
     overrides: Optional[list[str]] = SetOption,
     expand: bool = typer.Option(False, "--expand", help="Show the layers inside sub-models too."),
-    json_out: bool = typer.Option(False, "--json", help="One JSON object: total_params, trainable_params, layers."),
+    json_out: bool = JsonOption("One JSON object: total_params, trainable_params, layers."),
 ) -> None:
     """Build the model and show its layers, shapes and parameters, before any training."""
+    from kerun.console import summary_table, summary_totals
     from kerun.model.describe import describe_model
+
+    loaded, model = _built_model(spec, overrides)
+    info = describe_model(model, expand=expand)
+    if json_out:
+        print(json.dumps(info, indent=2))
+        return
+    _print(summary_table(f"{loaded.name} ({type(model).__name__})", info), summary_totals(info))
+
+
+def _built_model(spec: Path, overrides: Optional[list[str]]) -> tuple[Any, Any]:
+    """The loaded spec and its Keras model, for summary and plot."""
     from kerun.model.model import build_model
     from kerun.spec import load_spec
     from kerun.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
     loaded = load_spec(spec, overrides or [])
-    built = build_model(loaded)
-    info = describe_model(built.model, expand=expand)
-    if json_out:
-        print(json.dumps(info, indent=2))
-        return
-    from rich.table import Table
-
-    table = Table(title=f"{loaded.name} ({type(built.model).__name__})", title_justify="left")
-    for col in ("name", "type", "output shape", "params", "inputs"):
-        table.add_column(col, justify="right" if col == "params" else "left")
-    for layer in info["layers"]:
-        indent = "  " * layer["depth"]
-        table.add_row(indent + layer["name"], layer["type"], str(layer["output_shape"]), f"{layer['params']:,}", ", ".join(layer["inputs"]))
-    console = _console()
-    console.print(table)
-    console.print(f"total params: {info['total_params']:,}  trainable: {info['trainable_params']:,}  non-trainable: {info['non_trainable_params']:,}")
+    return loaded, build_model(loaded).model
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def plot(
     spec: Path = typer.Argument(..., help="A spec file."),
     output: Path = typer.Option(Path("model.png"), "-o", "--output", help="model.png or model.svg"),
@@ -313,23 +308,17 @@ def plot(
 ) -> None:
     """Draw the model's graph with shapes (needs Graphviz's dot)."""
     from kerun.model.describe import plot_model
-    from kerun.model.model import build_model
-    from kerun.spec import load_spec
-    from kerun.tfenv import quiet_tensorflow
 
-    quiet_tensorflow()
-    loaded = load_spec(spec, overrides or [])
-    built = build_model(loaded)
-    plot_model(built.model, output, expand=expand)
+    _, model = _built_model(spec, overrides)
+    plot_model(model, output, expand=expand)
     print(f"wrote {output}")
 
 
-@app.command()
-@reports_errors
+@command()
 def runs(
     name: Optional[str] = typer.Argument(None, help="Only runs of this spec name."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir"),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = JsonOption(),
 ) -> None:
     """A table of runs: status, duration and headline metrics."""
     from kerun.run.listing import list_runs
@@ -338,18 +327,12 @@ def runs(
     if json_out:
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
+    from kerun.console import runs_table
 
-    table = Table(title=f"runs in {runs_dir}", title_justify="left")
-    for col in ("run", "status", "started", "duration", "epochs", "metrics"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["run"], r["status"], r["started_at"] or "", r["duration"], str(r["epochs"] or ""), r["headline"])
-    _console().print(table)
+    _print(runs_table(rows, runs_dir))
 
 
-@app.command()
-@reports_errors
+@command()
 def show(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Everything about one run: manifest, metrics, files."""
     from kerun.run.listing import show_run
@@ -357,50 +340,18 @@ def show(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     print(show_run(run_dir))
 
 
-def _check_command(paths: list[Path], overrides: list[str], fmt: Format, junit: Optional[Path], synthetic: bool,
-                   steps: int, timeout: float, jobs: int, keep: Optional[Path] | bool, json_out: bool) -> int:
-    from kerun.orchestrate.check import CheckOptions, check_specs, exit_code, github_annotations, junit_xml
+def _check_command(paths: list[Path], options: Any, fmt: Format, junit: Optional[Path], json_out: bool) -> int:
+    """``kerun check`` (and ``kerun train --smoke``): run the checks, show them live, report."""
+    from kerun.console import CheckProgress, check_failure, check_summary
+    from kerun.orchestrate.check import check_specs, exit_code, github_annotations, junit_xml
 
     files = expand_specs(paths)
     if not files:
         _err("kerun check: no spec files found in " + ", ".join(map(str, paths)))
         return 2
-    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic,
-                           keep=keep if isinstance(keep, Path) else None, overrides=tuple(overrides))
-    console = _console(stderr=True)
-    live_mode = console.is_terminal and not json_out
-    printed: set[str] = set()
-
-    def table(results: list[Any]) -> Any:
-        from rich.table import Table
-
-        t = Table(title="kerun check", title_justify="left")
-        for col in ("spec", "stage", "time", "result"):
-            t.add_column(col)
-        colours = {"passed": "green", "failed": "red", "invalid": "red", "running": "yellow", "pending": "dim"}
-        for r in results:
-            t.add_row(r.spec, r.stage, f"{r.seconds:.1f}s" if r.seconds else "", f"[{colours[r.result]}]{r.result}[/]")
-        return t
-
-    def on_update(results: list[Any]) -> None:
-        if live_mode:
-            live.update(table(results))
-            return
-        if json_out:
-            return
-        for r in results:
-            if r.result in ("passed", "failed", "invalid") and r.spec not in printed:
-                printed.add(r.spec)
-                console.print(f"{r.result:<8} {r.spec}  (stage {r.stage}, {r.seconds:.1f}s)", highlight=False, markup=False)
-
-    if live_mode:
-        from rich.live import Live
-
-        with Live(table([]), console=console, refresh_per_second=4) as live:
-            results = check_specs(files, options, on_update)
-            live.update(table(results))
-    else:
-        results = check_specs(files, options, on_update)
+    progress = CheckProgress(silent=json_out)
+    results = progress.run(lambda on_update: check_specs(files, options, on_update))
+    console = progress.console
     if junit is not None:
         from kerun.run.rundir import atomic_write
 
@@ -411,20 +362,16 @@ def _check_command(paths: list[Path], overrides: list[str], fmt: Format, junit: 
         text = github_annotations(results)
         if text:
             print(text)
-    failing = [r for r in results if r.result != "passed"]
     if not json_out and fmt is not Format.github:
-        for r in failing:
-            detail = "\n".join(p.render() for p in r.problems) or (r.message or "")
-            console.print(f"\n{r.spec}: {r.result} at stage {r.stage}\n{detail}", highlight=False, markup=False)
+        for r in results:
+            if r.result != "passed":
+                console.print(check_failure(r), highlight=False, markup=False)
     if not json_out:
-        passed = sum(r.result == "passed" for r in results)
-        console.print(f"\nkerun check of {len(results)} spec{'s' if len(results) != 1 else ''}: {passed} passed, "
-                      f"{sum(r.result == 'failed' for r in results)} failed, {sum(r.result == 'invalid' for r in results)} invalid "
-                      f"({sum(r.seconds for r in results):.1f}s)", highlight=False, markup=False)
+        console.print(check_summary(results), highlight=False, markup=False)
     return exit_code(results)
 
 
-@app.command()
+@command()
 def check(
     paths: list[Path] = typer.Argument(..., help="Spec files or folders of specs."),
     overrides: Optional[list[str]] = SetOption,
@@ -434,15 +381,19 @@ def check(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Specs checked in parallel processes."),
     keep: Optional[Path] = typer.Option(None, "--keep", metavar="RUNS_DIR", help="Keep each spec's run folder under RUNS_DIR."),
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write JUnit XML for CI."),
-    fmt: Format = typer.Option(Format.text, "--format", help="text, or github for annotations at the failing lines."),
-    json_out: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    fmt: Format = typer.Option(Format.text, "--format", help="text, or github for annotations at the failing lines.", callback=_json_wanted),
+    json_out: bool = JsonOption("Print the results as JSON."),
+    isolate: bool = typer.Option(False, "--isolate", help="A new process for every spec instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Smoke-test specs for CI: validate, build, train a few steps, save, reload, evaluate."""
-    raise typer.Exit(_check_command(paths, overrides or [], fmt, junit, synthetic, steps, timeout, jobs, keep, json_out))
+    from kerun.orchestrate.check import CheckOptions
+
+    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic, keep=keep, overrides=tuple(overrides or ()),
+                           isolate=isolate)
+    raise typer.Exit(_check_command(paths, options, fmt, junit, json_out))
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def launch(
     spec: Path = typer.Argument(..., help="A spec with distribute.strategy: multi_worker_mirrored."),
     workers: int = typer.Option(2, "--workers", "-n", min=1, help="Worker processes to start on this machine."),
@@ -450,7 +401,7 @@ def launch(
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
     timeout: float = typer.Option(3600.0, "--timeout", min=1, help="Seconds the whole launch may take; then every worker is killed."),
     restarts: int = typer.Option(0, "--restarts", min=0, help="Times to restart all workers after one fails (training continues from the last backed-up epoch)."),
-    json_out: bool = typer.Option(False, "--json", help="Print every worker's result as JSON."),
+    json_out: bool = JsonOption("Print every worker's result as JSON."),
 ) -> None:
     """Train one multi-worker run on N local processes over loopback (127.0.0.1)."""
     from kerun.orchestrate.launch import launch as run_launch
@@ -460,24 +411,13 @@ def launch(
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))
     else:
-        from rich.table import Table
+        from kerun.console import launch_table
 
-        table = Table(title=f"{spec}: {workers} workers, {result.attempts} attempt(s), {result.seconds:.1f}s", title_justify="left")
-        for col in ("worker", "role", "status", "exit", "epochs", "loss", "error / log"):
-            table.add_column(col)
-        for w in result.workers:
-            epochs = (w.result or {}).get("epochs", "")
-            loss = f"{w.loss:.6f}" if w.loss is not None else ""
-            table.add_row(str(w.index), "chief" if w.index == 0 else "worker", w.status, str(w.exit_code), str(epochs), loss,
-                          w.error.splitlines()[0][:120] if w.error else str(w.log))
-        console = _console()
-        console.print(table)
-        console.print(f"run folder: {result.run_dir}")
+        _print(launch_table(spec, workers, result), f"run folder: {result.run_dir}")
     raise typer.Exit(0 if result.ok else 1)
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def sweep(
     spec: Optional[Path] = typer.Argument(None, help="A spec with a sweep section."),
     overrides: Optional[list[str]] = SetOption,
@@ -485,13 +425,14 @@ def sweep(
     jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Trials run at once, each in its own process."),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", help="Continue the sweep in this folder."),
     new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of the same spec exists (by default it is continued)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the sweep's result as JSON."),
+    json_out: bool = JsonOption("Print the sweep's result as JSON."),
+    isolate: bool = typer.Option(False, "--isolate", help="A new process for every trial instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
     from kerun.orchestrate.sweep import SweepOptions, resume_sweep, sweep_file
 
     say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
-    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say)
+    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say, isolate=isolate)
     if resume is not None:
         if spec is not None or overrides:
             raise typer.BadParameter("--resume continues a sweep with its own spec; give no SPEC or --set")
@@ -503,24 +444,12 @@ def sweep(
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))
         return
-    from rich.table import Table
+    from kerun.console import sweep_footer, sweep_table
 
-    keys = list((result.best or {}).get("params", {}))
-    table = Table(title=f"sweep {result.folder.name}: {len(result.trials)} trials ({result.ran} run now)", title_justify="left")
-    for col in ("trial", "state", "value", *keys, "seconds"):
-        table.add_column(col)
-    for r in result.trials:
-        value = f"{r['value']:.4g}" if r["value"] is not None else ""
-        table.add_row(str(r["trial"]), r["state"], value, *[_short_value(r.get(k)) for k in keys], f"{r['seconds'] or 0:.1f}")
-    console = _console()
-    console.print(table)
-    if result.best:
-        console.print(f"best: trial {result.best['trial']}, value {result.best['value']:.6g}")
-    console.print(f"best spec: {result.folder / 'best.yaml'}\nsweep folder: {result.folder}")
+    _print(sweep_table(result), sweep_footer(result))
 
 
-@app.command("import")
-@reports_errors
+@command("import", tensorflow=True)
 def import_(
     model: Path = typer.Argument(..., help="A .keras file, an .h5 file, or the JSON text of model.to_json()."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="SPEC.yaml", help="Write the spec here (default: print it)."),
@@ -548,13 +477,12 @@ class ExportFormat(str, Enum):
     tflite = "tflite"
 
 
-@app.command()
-@reports_errors
+@command(tensorflow=True)
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder."),
     fmt: ExportFormat = typer.Option(..., "--format", help="saved_model, onnx or tflite."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="PATH", help="Where the export goes (default: RUN_DIR/export/)."),
-    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    json_out: bool = JsonOption("Print the result as JSON."),
 ) -> None:
     """Export a run's model through Keras, load it back and check it against the Keras model."""
     from kerun.interop.exporter import export_run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 from typer.testing import CliRunner
@@ -37,7 +38,7 @@ def test_validate_json_format() -> None:
     bad, good = data["specs"]
     assert good["valid"] is True and good["problems"] == []
     first = bad["problems"][0]
-    assert set(first) == {"file", "line", "column", "path", "message", "hint"}
+    assert set(first) == {"file", "line", "column", "path", "message", "hint", "note"}
     assert [p["line"] for p in bad["problems"]] == sorted(p["line"] for p in bad["problems"])
 
 
@@ -73,7 +74,7 @@ def test_explain_fills_defaults() -> None:
     assert data["compile"]["jit_compile"] == "auto"
     hidden = data["model"]["layers"][1]
     assert hidden["units"] == 32 and hidden["use_bias"] is True and hidden["kernel_initializer"] == "glorot_uniform"
-    assert data["data"]["targets"] == {"encoding": "one_hot"} or "one_hot" in json.dumps(data["data"]["targets"])
+    assert data["data"]["targets"] == {"encoding": "one_hot"}
 
 
 def test_explain_of_invalid_spec_exits_2() -> None:
@@ -106,3 +107,60 @@ def test_help_lists_commands() -> None:
     assert result.exit_code == 0
     for cmd in ("validate", "schema", "explain", "train", "eval", "predict", "check", "summary", "runs"):
         assert cmd in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# one handler for every command (kerun.cli.KerunGroup)
+
+
+def test_a_kerun_error_from_any_command_is_reported_without_a_traceback(monkeypatch: Any) -> None:
+    import kerun.spec
+    import kerun.spec.schema
+    from kerun.errors import PluginError, RunError
+
+    def fails(*_a: Any, **_k: Any) -> None:
+        raise RunError("the disk is full", hint="free some space")
+
+    monkeypatch.setattr(kerun.spec.schema, "json_schema", fails)  # schema had no handler before
+    result = runner.invoke(app, ["schema"])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == "the disk is full\n  free some space\n"
+    assert isinstance(result.exception, SystemExit)
+
+    def plugin_fails(*_a: Any, **_k: Any) -> None:
+        raise PluginError("no plugin module 'nope'")
+
+    monkeypatch.setattr(kerun.spec, "load_spec", plugin_fails)  # validate caught SpecError only
+    result = runner.invoke(app, ["validate", "--format", "json", str(SPECS / "iris_mlp.yaml")])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == "PluginError"  # --format json: the error as JSON too
+
+
+def test_json_errors_follow_the_json_option_not_a_parameter_name() -> None:
+    result = runner.invoke(app, ["show", "no/such/run"])
+    assert result.exit_code == 1 and "not a kerun run folder" in result.stderr and result.stdout == ""
+    result = runner.invoke(app, ["runs", "--runs-dir", "no/such/runs", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problems"][0]["message"].startswith("no runs folder at no/such/runs")
+
+
+def test_a_bug_in_kerun_keeps_its_traceback(monkeypatch: Any) -> None:
+    import kerun.spec.schema
+
+    def bug(*_a: Any, **_k: Any) -> None:
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(kerun.spec.schema, "json_schema", bug)
+    result = runner.invoke(app, ["schema"])
+    assert isinstance(result.exception, ZeroDivisionError)
+
+
+def test_tensorflow_commands_are_declared_with_the_command() -> None:
+    from typer.main import get_command
+
+    from kerun.cli import TENSORFLOW_COMMANDS
+
+    names = set(get_command(app).commands)  # type: ignore[attr-defined]
+    assert TENSORFLOW_COMMANDS <= names
+    assert TENSORFLOW_COMMANDS == {"train", "eval", "predict", "summary", "plot", "launch", "sweep", "import", "export"}
+    assert not TENSORFLOW_COMMANDS & {"validate", "schema", "explain", "runs", "show", "check"}

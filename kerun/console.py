@@ -1,0 +1,220 @@
+"""Everything kerun draws on a terminal: tables and lines made from results, which stay data.
+
+The command line (:mod:`kerun.cli`) calls a command, gets its result (a dict or a result object
+with ``to_dict()``), and hands it to one function here. Each function returns a rich renderable or
+a string, and prints nothing itself, so a test renders it on a fixed-width console and compares
+the exact text (rich's own tests do the same). rich is imported on first use: ``kerun validate``
+draws no table and does not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from kerun.errors import KerunError, Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.console import Console
+    from rich.table import Table
+
+__all__ = [
+    "CheckProgress",
+    "check_failure",
+    "check_line",
+    "check_summary",
+    "check_table",
+    "confusion_table",
+    "error_text",
+    "launch_table",
+    "metrics_table",
+    "new_console",
+    "problems_text",
+    "runs_table",
+    "short_value",
+    "summary_table",
+    "summary_totals",
+    "sweep_footer",
+    "sweep_table",
+]
+
+CHECK_COLOURS = {"passed": "green", "failed": "red", "invalid": "red", "running": "yellow", "pending": "dim"}
+
+
+def new_console(stderr: bool = False) -> "Console":
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _table(title: str, columns: Sequence[str], right: Iterable[str] = ()) -> "Table":
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    right = set(right)
+    for col in columns:
+        table.add_column(col, justify="right" if col in right else "left")
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# problems and errors
+
+
+def problems_text(problems: Sequence[Problem], fmt: str = "text") -> str:
+    """GCC-style lines (``fmt="text"``) or GitHub Actions workflow commands (``fmt="github"``)."""
+    if fmt == "github":
+        return "\n".join(p.render_github() for p in problems)
+    return "\n".join(p.render() for p in problems)
+
+
+def error_text(exc: KerunError, as_json: bool = False) -> str:
+    """What the command line prints for an error kerun explains: its problems, or one JSON object."""
+    return exc.to_json() if as_json else exc.render()
+
+
+def short_value(value: Any) -> str:
+    """A sweep value for a table cell: floats to 4 significant digits, the rest as JSON."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return json.dumps(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# train, eval, summary, runs
+
+
+def metrics_table(metrics: Mapping[str, Mapping[str, float]], title: str) -> "Table":
+    """One row per split, one column per metric (in first-seen order)."""
+    names: list[str] = []
+    for values in metrics.values():
+        names.extend(k for k in values if k not in names)
+    table = _table(title, ["split", *names], right=names)
+    for split, values in metrics.items():
+        table.add_row(split, *[f"{values[n]:.4f}" if n in values else "" for n in names])
+    return table
+
+
+def confusion_table(cm: Mapping[str, Any]) -> "Table":
+    """``{"labels": [...], "matrix": [[...]]}``: rows are the true labels, columns the predicted."""
+    table = _table("confusion matrix (rows: true, columns: predicted)", ["", *cm["labels"]], right=cm["labels"])
+    for label, row in zip(cm["labels"], cm["matrix"]):
+        table.add_row(label, *[str(v) for v in row])
+    return table
+
+
+def summary_table(title: str, info: Mapping[str, Any]) -> "Table":
+    """The layers of :func:`kerun.model.describe.describe_model`, indented by depth."""
+    table = _table(title, ["name", "type", "output shape", "params", "inputs"], right=["params"])
+    for layer in info["layers"]:
+        indent = "  " * layer["depth"]
+        table.add_row(indent + layer["name"], layer["type"], str(layer["output_shape"]), f"{layer['params']:,}",
+                      ", ".join(layer["inputs"]))
+    return table
+
+
+def summary_totals(info: Mapping[str, Any]) -> str:
+    return (f"total params: {info['total_params']:,}  trainable: {info['trainable_params']:,}  "
+            f"non-trainable: {info['non_trainable_params']:,}")
+
+
+def runs_table(rows: Sequence[Mapping[str, Any]], runs_dir: Any) -> "Table":
+    table = _table(f"runs in {runs_dir}", ["run", "status", "started", "duration", "epochs", "metrics"])
+    for r in rows:
+        table.add_row(r["run"], r["status"], r["started_at"] or "", r["duration"], str(r["epochs"] or ""), r["headline"])
+    return table
+
+
+# ---------------------------------------------------------------------------------------------
+# check, launch, sweep
+
+
+def check_table(results: Sequence[Any]) -> "Table":
+    """The live table of ``kerun check``: one row per spec, its stage, time and result."""
+    table = _table("kerun check", ["spec", "stage", "time", "result"])
+    for r in results:
+        table.add_row(r.spec, r.stage, f"{r.seconds:.1f}s" if r.seconds else "", f"[{CHECK_COLOURS[r.result]}]{r.result}[/]")
+    return table
+
+
+class CheckProgress:
+    """``kerun check``'s results as they come, on stderr: a live table on a terminal, one line per
+    finished spec otherwise, nothing when ``silent`` (``--json``)."""
+
+    def __init__(self, silent: bool = False) -> None:
+        self.console = new_console(stderr=True)
+        self.live_mode = self.console.is_terminal and not silent
+        self.silent = silent
+        self._printed: set[str] = set()
+        self._live: Any = None
+
+    def update(self, results: Sequence[Any]) -> None:
+        if self._live is not None:
+            self._live.update(check_table(results))
+            return
+        if self.silent:
+            return
+        for r in results:
+            if r.result in ("passed", "failed", "invalid") and r.spec not in self._printed:
+                self._printed.add(r.spec)
+                self.console.print(check_line(r), highlight=False, markup=False)
+
+    def run(self, check: Callable[[Callable[[Sequence[Any]], None]], Sequence[Any]]) -> Sequence[Any]:
+        """``check(on_update)`` with the progress shown; its results."""
+        if not self.live_mode:
+            return check(self.update)
+        from rich.live import Live
+
+        with Live(check_table([]), console=self.console, refresh_per_second=4) as live:
+            self._live = live
+            results = check(self.update)
+            live.update(check_table(results))
+        self._live = None
+        return results
+
+
+def check_line(r: Any) -> str:
+    """One finished spec, for a log that is not a terminal."""
+    return f"{r.result:<8} {r.spec}  (stage {r.stage}, {r.seconds:.1f}s)"
+
+
+def check_failure(r: Any) -> str:
+    detail = "\n".join(p.render() for p in r.problems) or (r.message or "")
+    return f"\n{r.spec}: {r.result} at stage {r.stage}\n{detail}"
+
+
+def check_summary(results: Sequence[Any]) -> str:
+    n = len(results)
+    counts = {k: sum(r.result == k for r in results) for k in ("passed", "failed", "invalid")}
+    return (f"\nkerun check of {n} spec{'s' if n != 1 else ''}: {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['invalid']} invalid ({sum(r.seconds for r in results):.1f}s)")
+
+
+def launch_table(spec: Any, workers: int, result: Any) -> "Table":
+    table = _table(f"{spec}: {workers} workers, {result.attempts} attempt(s), {result.seconds:.1f}s",
+                   ["worker", "role", "status", "exit", "epochs", "loss", "error / log"])
+    for w in result.workers:
+        epochs = (w.result or {}).get("epochs", "")
+        loss = f"{w.loss:.6f}" if w.loss is not None else ""
+        table.add_row(str(w.index), "chief" if w.index == 0 else "worker", w.status, str(w.exit_code), str(epochs), loss,
+                      w.error.splitlines()[0][:120] if w.error else str(w.log))
+    return table
+
+
+def sweep_table(result: Any) -> "Table":
+    """Every trial of a sweep with the best trial's parameters as columns."""
+    keys = list((result.best or {}).get("params", {}))
+    table = _table(f"sweep {result.folder.name}: {len(result.trials)} trials ({result.ran} run now)",
+                   ["trial", "state", "value", *keys, "seconds"])
+    for r in result.trials:
+        value = f"{r['value']:.4g}" if r["value"] is not None else ""
+        table.add_row(str(r["trial"]), r["state"], value, *[short_value(r.get(k)) for k in keys], f"{r['seconds'] or 0:.1f}")
+    return table
+
+
+def sweep_footer(result: Any) -> str:
+    lines = []
+    if result.best:
+        lines.append(f"best: trial {result.best['trial']}, value {result.best['value']:.6g}")
+    lines.append(f"best spec: {result.folder / 'best.yaml'}\nsweep folder: {result.folder}")
+    return "\n".join(lines)
