@@ -12,6 +12,7 @@ TensorFlow; they import it inside their function, so ``kerun --help``, ``kerun v
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -209,7 +210,7 @@ def train(
         raise typer.Exit(_check_command([spec], CheckOptions(overrides=tuple(overrides or ())), Format.text, None, json_out))
     from kerun.run.train import TrainOptions, train as run_train
     from kerun.spec import load_spec
-    from kerun.run.rundir import RunDir
+    from kerun.run.rundir import RUN_DIR_ENV, RunDir
 
     progress = "quiet" if quiet or json_out else "auto"
     if spec is None:
@@ -218,7 +219,8 @@ def train(
         loaded = RunDir.open(resume).load_spec()
     else:
         loaded = load_spec(spec, overrides or [])
-    result = run_train(loaded, TrainOptions(runs_dir=runs_dir, resume=resume, progress=progress))
+    agreed = os.environ.get(RUN_DIR_ENV)  # the environment is read here, once: the API takes run_dir
+    result = run_train(loaded, TrainOptions(runs_dir=runs_dir, resume=resume, progress=progress, run_dir=Path(agreed) if agreed else None))
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))
         return
@@ -383,13 +385,11 @@ def check(
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write JUnit XML for CI."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, or github for annotations at the failing lines.", callback=_json_wanted),
     json_out: bool = JsonOption("Print the results as JSON."),
-    isolate: bool = typer.Option(False, "--isolate", help="A new process for every spec instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Smoke-test specs for CI: validate, build, train a few steps, save, reload, evaluate."""
     from kerun.orchestrate.check import CheckOptions
 
-    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic, keep=keep, overrides=tuple(overrides or ()),
-                           isolate=isolate)
+    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic, keep=keep, overrides=tuple(overrides or ()))
     raise typer.Exit(_check_command(paths, options, fmt, junit, json_out))
 
 
@@ -426,13 +426,12 @@ def sweep(
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", help="Continue the sweep in this folder."),
     new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of the same spec exists (by default it is continued)."),
     json_out: bool = JsonOption("Print the sweep's result as JSON."),
-    isolate: bool = typer.Option(False, "--isolate", help="A new process for every trial instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
     from kerun.orchestrate.sweep import SweepOptions, resume_sweep, sweep_file
 
     say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
-    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say, isolate=isolate)
+    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say)
     if resume is not None:
         if spec is not None or overrides:
             raise typer.BadParameter("--resume continues a sweep with its own spec; give no SPEC or --set")

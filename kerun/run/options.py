@@ -22,6 +22,7 @@ class TrainOptions:
     epochs: int | None = None
     synthetic: bool = False
     run_id: str | None = None
+    run_dir: Path | None = None  # the exact run folder, agreed by every worker (created, or continued)
     on_stage: Callable[[str], None] | None = None  # told "build", "data", "train", "save", "evaluate"
 
 

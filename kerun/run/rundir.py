@@ -38,13 +38,26 @@ CURVES = "curves.png"
 BACKUP = "backup"
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
+RUN_DIR_ENV = "KERUN_RUN_DIR"
+"""The exact run folder a ``kerun train`` process trains in, given identically to every worker of a
+multi-worker run (and to each sweep trial): the chief creates it, or continues the run in it after
+a restart; the other workers only read from it. The command line reads it once and passes it to
+:func:`kerun.run.train.train` as ``TrainOptions.run_dir``; the Python API never reads it."""
+
+
+def current_umask() -> int:
+    """The process's umask now, read without changing it where Linux's ``/proc`` tells it; elsewhere
+    set and restored at once (to a strict mask for that instant)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
     os.umask(mask)
     return mask
-
-
-_UMASK = _current_umask()
 
 
 def command_line() -> list[str]:
@@ -72,7 +85,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; run files are as readable as any other
+    os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600; run files are as readable as any other
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as fh:

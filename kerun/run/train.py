@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from kerun.errors import Interrupted, KerunError, RunError
 from kerun.run.options import RunResult, TrainOptions
+from kerun.run.rundir import RUN_DIR_ENV, SPEC_FILE
 from kerun.spec import LoadedSpec, load_spec
 
 __all__ = ["RunResult", "TrainOptions", "train", "train_file"]
@@ -65,17 +66,17 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
             raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
         from kerun.spec.loader import load_document
 
-        previous = load_document(run.file("spec.yaml")).data
+        previous = load_document(run.file(SPEC_FILE)).data
         if not _same_model(previous, loaded.data):
             raise RunError(
                 "the spec's model differs from the run's; a resumed run must train the same model",
                 hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
             )
-    elif os.environ.get(RUN_DIR_ENV):
-        run = _agreed_run_dir(loaded, Path(os.environ[RUN_DIR_ENV]))
+    elif options.run_dir is not None:
+        run = _agreed_run_dir(loaded, Path(options.run_dir))
     else:
         run = RunDir.create(options.runs_dir, loaded.name, run_id=options.run_id, writer=_is_chief(loaded))
-        run.write_text("spec.yaml", loaded.to_yaml())
+        run.write_text(SPEC_FILE, loaded.to_yaml())
     run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed)
     t0 = time.perf_counter()
     session = TrainingSession(loaded, run, options)
@@ -110,12 +111,6 @@ def _record(run: Any, status: str, error: str, epochs: int) -> None:
         pass
 
 
-RUN_DIR_ENV = "KERUN_RUN_DIR"
-"""The exact run folder to train in, given identically to every worker of a multi-worker run (and
-to each sweep trial): the chief creates it, or continues the run in it after a restart; the other
-workers only read from it."""
-
-
 def _agreed_run_dir(loaded: LoadedSpec, path: Path) -> Any:
     from kerun.run.rundir import MANIFEST, RunDir
 
@@ -128,7 +123,7 @@ def _agreed_run_dir(loaded: LoadedSpec, path: Path) -> Any:
                            hint=f"unset {RUN_DIR_ENV} or point it to a new folder to train a new run")
         from kerun.spec.loader import load_document
 
-        if not _same_model(load_document(run.file("spec.yaml")).data, loaded.data):
+        if not _same_model(load_document(run.file(SPEC_FILE)).data, loaded.data):
             raise RunError(f"the spec's model differs from the run's in {path} ({RUN_DIR_ENV})",
                            hint=f"point {RUN_DIR_ENV} to a new folder to train this spec")
         run.writer = chief
@@ -141,7 +136,7 @@ def _agreed_run_dir(loaded: LoadedSpec, path: Path) -> Any:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunError(f"cannot create the run folder {path}: {exc.strerror or exc}") from None
-        run.write_text("spec.yaml", loaded.to_yaml())
+        run.write_text(SPEC_FILE, loaded.to_yaml())
     return run
 
 
