@@ -250,7 +250,51 @@ def json_schema() -> dict[str, Any]:
     _compile_train(defs, False)
     _compile_train({k[5:]: v for k, v in defs.items() if k.startswith("open.")}, True)
     _open_when_needed(schema, copies)
+    _composition(schema)
     return schema
+
+
+def _composition(schema: dict[str, Any]) -> None:
+    """Format 1.1's keys (kerun.spec.compose, kerun.spec.blocks): ``extends``, ``set``, ``blocks``
+    with ``params``. A spec that extends another may leave ``model`` to its base; a block's entries
+    take ``$name`` for any value, so they are checked once expanded, by kerun validate."""
+    from kerun.spec.blocks import BLOCK_KEYS
+
+    props = schema.setdefault("properties", {})
+    spec_file = {"type": "string", "pattern": r"\.ya?ml$"}
+    props["extends"] = {
+        "description": "the spec(s) this one builds on, relative to this file; later bases over earlier, this file's keys over them",
+        "anyOf": [spec_file, {"type": "array", "items": spec_file, "minItems": 1}],
+    }
+    props["set"] = {
+        "description": "values changed after the bases are merged, by dotted path as --set addresses them: model.layers.hidden.units",
+        "type": "object", "propertyNames": {"pattern": r"^[^.\s][^\s]*$"},
+    }
+    entry = {"type": "object", "properties": {
+        "name": {"type": "string", "description": "local to the block; the layer is named <use>_<name>"},
+        "type": {"type": "string"}, "use": {"type": "string"},
+        "inputs": {"description": "'input' (or the block's inputs), or entries of the block"},
+    }}
+    block = {
+        "type": "object", "additionalProperties": False, "required": ["layers"],
+        "properties": {
+            "description": {"type": "string"},
+            "params": {"type": "object", "description": "parameter -> default; null: required. Written $name as a whole value",
+                       "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": ["name", "type", "inputs"]}}},
+            "inputs": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+                       "description": "the block's input names; by default one, 'input'"},
+            "layers": {"type": "array", "items": entry, "minItems": 1},
+            "outputs": {"type": "string", "description": "the entry whose output is the block's; by default the last"},
+        },
+    }
+    assert set(block["properties"]) == set(BLOCK_KEYS)
+    props["blocks"] = {
+        "description": "named groups of layer entries with parameters, expanded in place where an entry uses one as its type",
+        "type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}, "additionalProperties": block,
+    }
+    required = schema.pop("required", None)
+    if required:  # what a base may provide
+        schema["anyOf"] = [{"required": required}, {"required": ["extends"]}]
 
 
 def _open_when_needed(schema: dict[str, Any], copies: set[str]) -> None:

@@ -225,3 +225,18 @@ def test_a_sweep_over_a_block_parameter_trains_each_value(tmp_path: Path) -> Non
         assert {e.get("name"): e for e in layers(run)}["b_dense"]["units"] == width
     best = load_spec(Path(result["sweep_dir"]) / "best.yaml")
     assert best.data["model"]["layers"][1]["width"] == result["best"]["params"]["model.layers.b.width"]
+
+
+def test_the_schema_knows_extends_set_blocks_and_params() -> None:
+    import jsonschema
+    import yaml
+
+    from kerun.spec.schema import json_schema
+
+    validator = jsonschema.Draft202012Validator(json_schema())
+    for name in ("xception_blocks.yaml", "iris_wide.yaml"):
+        assert list(validator.iter_errors(yaml.safe_load((SPECS / name).read_text()))) == []
+    bad = yaml.safe_load((SPECS / "xception_blocks.yaml").read_text())
+    bad["blocks"]["down"]["param"] = bad["blocks"]["down"].pop("params")
+    bad["extends"] = 3
+    assert sorted(list(e.absolute_path) for e in validator.iter_errors(bad)) == [["blocks", "down"], ["extends"]]
