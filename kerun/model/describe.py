@@ -10,7 +10,7 @@ import keras
 
 from kerun.errors import BuildError
 
-__all__ = ["describe_model", "plot_model"]
+__all__ = ["describe_model", "model_dot", "plot_model"]
 
 
 def _shape(layer: keras.layers.Layer) -> Any:
@@ -76,8 +76,68 @@ def describe_model(model: keras.Model, *, expand: bool = False) -> dict[str, Any
     }
 
 
+def _calls(model: keras.Model) -> list[tuple[Any, int, Any]]:
+    """Every call in ``model``'s graph as (layer, node index, node), inputs first, in graph order:
+    walked back from the outputs, so a layer called twice (``use:``) appears twice."""
+    order: list[tuple[Any, int, Any]] = []
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Any, bool]] = [(t, False) for t in reversed(keras.tree.flatten(model.outputs))]
+    while stack:
+        tensor, expanded = stack.pop()
+        op, index, _ = tensor._keras_history
+        key = (id(op), index)
+        if key in seen:
+            continue
+        node = op._inbound_nodes[index]
+        parents = [t for t in keras.tree.flatten(node.input_tensors) if getattr(t, "_keras_history", None) is not None]
+        if expanded or not parents:
+            seen.add(key)
+            order.append((op, index, node))
+        else:
+            stack.append((tensor, True))
+            stack.extend((t, False) for t in reversed(parents))
+    return order
+
+
+def _shape_text(tensors: Any) -> str:
+    shapes = [tuple(t.shape) for t in keras.tree.flatten(tensors)]
+    text = ", ".join(str(s).replace("None", "?") for s in shapes)
+    return text if len(shapes) == 1 else f"[{text}]"
+
+
+def model_dot(model: keras.Model, *, dpi: int) -> Any:
+    """A pydot graph with one box per call of a layer: name, class and output shape; a layer
+    called again (``use:``) gets a box per call, numbered, drawn dashed after the first."""
+    import pydot
+
+    graph = pydot.Dot(graph_type="digraph", rankdir="TB", dpi=dpi, concentrate=False)
+    graph.set_node_defaults(shape="box", style="rounded", fontname="Helvetica", fontsize="11")
+    calls = _calls(model)
+    counts: dict[int, int] = {}
+    for op, _index, _node in calls:
+        counts[id(op)] = counts.get(id(op), 0) + 1
+    numbered: dict[int, int] = {}
+    ids: dict[tuple[int, int], str] = {}
+    for op, index, node in calls:
+        nth = numbered[id(op)] = numbered.get(id(op), 0) + 1
+        name = op.name if counts[id(op)] == 1 else f"{op.name} (call {nth} of {counts[id(op)]})"
+        node_id = f"n{len(ids)}"
+        ids[(id(op), index)] = node_id
+        label = f"{name}\n{type(op).__name__}\n{_shape_text(node.output_tensors)}"
+        graph.add_node(pydot.Node(node_id, label=label, style="rounded,dashed" if nth > 1 else "rounded"))
+        for t in keras.tree.flatten(node.input_tensors):
+            history = getattr(t, "_keras_history", None)
+            if history is not None and (id(history[0]), history[1]) in ids:
+                graph.add_edge(pydot.Edge(ids[(id(history[0]), history[1])], node_id))
+    return graph
+
+
 def plot_model(model: keras.Model, output: Path, *, expand: bool = False) -> None:
-    """``keras.utils.plot_model`` with shapes; a missing Graphviz is a clear message."""
+    """Draw the model's graph with shapes; a missing Graphviz is a clear message.
+
+    SVG is drawn at 72 dpi, Graphviz's own unit: at any other dpi its ``width``/``height`` are
+    scaled but its ``viewBox`` is not, and viewers clip the picture.
+    """
     if output.suffix.lower() not in (".png", ".svg", ".pdf", ".dot"):
         raise BuildError(f"cannot draw to {output.name}: use .png, .svg, .pdf or .dot")
     if shutil.which("dot") is None and output.suffix.lower() != ".dot":
@@ -85,11 +145,14 @@ def plot_model(model: keras.Model, output: Path, *, expand: bool = False) -> Non
             "drawing a model needs Graphviz's 'dot' program, which is not installed",
             hint="install it (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz), or write .dot",
         )
+    fmt = output.suffix.lower().lstrip(".")
+    dpi = 96 if fmt == "png" else 72
     try:
-        # model_to_dot and pydot's writer rather than plot_model, which tries to display the file
-        # with IPython afterwards (and cannot for SVG).
-        dot = keras.utils.model_to_dot(model, show_shapes=True, show_layer_names=True, expand_nested=expand, dpi=96)
-        fmt = output.suffix.lower().lstrip(".")
+        if expand:  # sub-models drawn inside as clusters: Keras's own drawing
+            dot = keras.utils.model_to_dot(model, show_shapes=True, show_layer_names=True, expand_nested=True, dpi=dpi)
+        else:
+            dot = model_dot(model, dpi=dpi)
+        # pydot's writer rather than plot_model, which tries to display the file with IPython
         dot.write(str(output), format="raw" if fmt == "dot" else fmt)
     except ImportError as exc:
         raise BuildError(f"cannot draw the model: {exc}", hint="pip install pydot, and install Graphviz") from None
