@@ -121,6 +121,7 @@ def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None =
         matrix, n = confusion
         names = data.class_names if data.class_names and len(data.class_names) == n else [str(i) for i in range(n)]
         result["confusion_matrix"] = {"labels": names, "matrix": matrix}
-        run.write_with(f"confusion-{label}.png", lambda p: plot_confusion(matrix, names, p))
+        run.write_with(f"confusion-{label}.png", lambda p: plot_confusion(
+            matrix, names, p, title=f"{run.path.parent.name}/{run.path.name}: {label} ({sum(map(sum, matrix))} examples)"))
     run.write_json(f"eval-{label}.json", result)
     return result

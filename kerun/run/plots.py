@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Sequence
 
 __all__ = ["plot_confusion", "plot_curves"]
+
+_DPI = 100
 
 
 def _pyplot() -> Any:
@@ -17,39 +20,72 @@ def _pyplot() -> Any:
     return plt
 
 
-def plot_curves(rows: Sequence[dict[str, Any]], target: Path) -> None:
-    """One panel per metric, training and validation against the epoch."""
+def _changes(values: Sequence[Any]) -> bool:
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return len(set(finite)) > 1
+
+
+def plot_curves(rows: Sequence[dict[str, Any]], target: Path, *, title: str | None = None) -> None:
+    """One panel per metric, training and validation against the epoch (integer ticks), and a
+    panel of the learning rate when it changed during the run."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     names = [k for k in rows[0] if k not in ("epoch", "seconds", "learning_rate") and not k.startswith("val_")]
     names = names or ["loss"]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
+    rates = [r.get("learning_rate") for r in rows]
+    panels = names + (["learning_rate"] if _changes(rates) else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
     epochs = [r["epoch"] for r in rows]
-    for ax, name in zip(axes[0], names):
-        ax.plot(epochs, [r.get(name) for r in rows], marker="o", markersize=3, label="train")
-        if any(f"val_{name}" in r for r in rows):
-            ax.plot(epochs, [r.get(f"val_{name}") for r in rows], marker="o", markersize=3, label="validation")
-        ax.set_title(name)
+    for ax, name in zip(axes[0], panels):
+        if name == "learning_rate":
+            ax.plot(epochs, rates, marker="o", markersize=3, color="tab:green")
+            ax.set_title("learning rate")
+            positive = [v for v in rates if isinstance(v, (int, float)) and v > 0]
+            if len(positive) == len(rates) and max(positive) / min(positive) > 20:
+                ax.set_yscale("log")
+        else:
+            ax.plot(epochs, [r.get(name) for r in rows], marker="o", markersize=3, label="train")
+            if any(f"val_{name}" in r for r in rows):
+                ax.plot(epochs, [r.get(f"val_{name}") for r in rows], marker="o", markersize=3, label="validation")
+            ax.set_title(name)
+            ax.legend()
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(target, format="png", dpi=100)
+    fig.savefig(target, format="png", dpi=_DPI)
     plt.close(fig)
 
 
-def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], target: Path) -> None:
+def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], target: Path, *, title: str | None = None) -> None:
+    """A heat map sized to the number of classes, with a colour scale, counts in the cells (up to
+    30 classes) and the class names on both axes, turned upright when they are long."""
     plt = _pyplot()
     n = len(labels)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.45 * n, 0.8 + 0.45 * n))
-    ax.imshow(matrix, cmap="Blues")
-    ax.set_xticks(range(n), labels, rotation=90 if n > 6 else 0)
-    ax.set_yticks(range(n), labels)
+    longest = max((len(str(label)) for label in labels), default=1)
+    cell = 0.55 if n <= 30 else 0.25
+    side = min(max(4.0, 1.6 + cell * n + 0.07 * longest), 24.0)
+    fig, ax = plt.subplots(figsize=(side + 1.2, side))  # + the colour scale
+    image = ax.imshow(matrix, cmap="Blues")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="examples")
+    slant = longest > 3 or n > 10
+    fontsize = 10 if n <= 12 else 8 if n <= 30 else 6
+    ax.set_xticks(range(n), labels, rotation=90 if slant else 0, ha="right" if slant else "center",
+                  rotation_mode="anchor", fontsize=fontsize)
+    ax.set_yticks(range(n), labels, fontsize=fontsize)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    top = max((max(row) for row in matrix), default=0)
-    for i, row in enumerate(matrix):
-        for j, value in enumerate(row):
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=8, color="white" if value > top / 2 else "black")
+    total = sum(sum(row) for row in matrix)
+    ax.set_title(title or f"confusion matrix ({total} examples)")
+    top = max((max(row) for row in matrix if len(row)), default=0)
+    if n <= 30:
+        for i, row in enumerate(matrix):
+            for j, value in enumerate(row):
+                ax.text(j, i, str(value), ha="center", va="center", fontsize=fontsize,
+                        color="white" if value > top / 2 else "black")
     fig.tight_layout()
-    fig.savefig(target, format="png", dpi=100)
+    fig.savefig(target, format="png", dpi=_DPI)
     plt.close(fig)

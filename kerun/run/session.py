@@ -316,7 +316,7 @@ class TrainingSession:
         run.write_json(METRICS, metrics)
         if run.writer and self.history.rows:
             with contextlib.suppress(Exception):  # a plot is a convenience; never fail a run on it
-                run.write_with(CURVES, lambda p: plot_curves(self.history.rows, p))
+                run.write_with(CURVES, lambda p: plot_curves(self.history.rows, p, title=f"{run.path.parent.name}/{run.path.name}"))
         if run.writer:
             shutil.rmtree(run.file(BACKUP), ignore_errors=True)
         run.finish("completed", epochs_completed=len(self.history.rows), metrics=metrics)
