@@ -1,4 +1,5 @@
-"""``type: csv``: a delimited text file with a header row, one column per field.
+"""``type: csv``: a delimited text file, one column per field, named by its header row (or, with
+``header: false``, by ``names:`` or numbered from 0).
 
 Small files are read whole with pyarrow's multithreaded reader. Large ones (or ``stream: true``)
 are cut into blocks of whole records (a few MB of text each, never inside a quoted field) that are
@@ -54,38 +55,63 @@ def table_to_arrays(table: pa.Table) -> Arrays:
     return Arrays({name: column_to_numpy(table.column(name)) for name in table.column_names})
 
 
+def has_header(spec: object) -> bool:
+    """Whether the file's first row names the columns (``header: false`` says it is data)."""
+    return getattr(spec, "header", True) is not False
+
+
+def _width_of(spec: object) -> str:
+    """What a row's width is compared with, in messages."""
+    if has_header(spec):
+        return "the header has"
+    return "'names' has" if getattr(spec, "names", None) else "the first row has"
+
+
 def _header(ctx: SourceContext, path: Path, delimiter: str) -> list[str]:
+    """The column names: the header row, or with ``header: false`` the ``names:`` (numbered from 0
+    by default), as many as the first row has fields."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             row = next(_csv.reader(f, delimiter=delimiter), None)
     except (OSError, UnicodeDecodeError) as e:
         raise ctx.error(f"cannot read {path}: {e}", "path") from None
+    if not has_header(ctx.spec):
+        if not row:
+            raise ctx.error(f"{path} is empty: expected rows of data", "path")
+        names = getattr(ctx.spec, "names", None)
+        if names is None:
+            return [str(i) for i in range(len(row))]
+        if len(names) != len(row):
+            raise ctx.error(f"'names' gives {len(names)} columns, but the first row of {path} has {len(row)} fields", "names",
+                            hint="name every column of the file, in order")
+        return list(names)
     if not row:
         raise ctx.error(f"{path} is empty: expected a header row naming the columns", "path")
     return [c.strip() for c in row]
 
 
-def _find_ragged_row(path: Path, delimiter: str) -> tuple[int, int, int] | None:
-    """(line number, expected fields, found fields) of the first row whose width differs from the header."""
+def _find_ragged_row(path: Path, delimiter: str, header: bool = True) -> tuple[int, int, int] | None:
+    """(line number, expected fields, found fields) of the first row whose width differs from the
+    header's (without a header, from the first row's)."""
     with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
         reader = _csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
+        first = next(reader, None)
+        if first is None:
             return None
         for row in reader:
-            if row and len(row) != len(header):
-                return reader.line_num, len(header), len(row)
+            if row and len(row) != len(first):
+                return reader.line_num, len(first), len(row)
     return None
 
 
 def _arrow_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception) -> Exception:
     msg = str(e)
     if "Expected" in msg and "columns" in msg:
-        found = _find_ragged_row(path, delimiter)
+        found = _find_ragged_row(path, delimiter, has_header(ctx.spec))
         if found is not None:
             line, expected, got = found
-            return ctx.error(f"{path}: row at line {line} has {got} fields, the header has {expected}", "path",
-                             hint="every row needs one value per header column (quote values that contain the delimiter)")
+            return ctx.error(f"{path}: row at line {line} has {got} fields, {_width_of(ctx.spec)} {expected}", "path",
+                             hint="every row needs one value per column (quote values that contain the delimiter)")
         return ctx.error(f"{path}: a row has the wrong number of fields ({msg})", "path")
     if "conversion error" in msg or "invalid value" in msg.lower():
         return ctx.error(f"{path}: {msg}", "path", hint="a column changes type part-way through the file (text among numbers?)")
@@ -102,8 +128,11 @@ def _check_columns(ctx: SourceContext, wanted: Sequence[str] | None, header: lis
 
 
 def _options(delimiter: str, columns: Sequence[str] | None, block_size: int | None = None,
-             column_types: dict[str, pa.DataType] | None = None, threads: bool = True):
-    ro = pacsv.ReadOptions(use_threads=threads, block_size=block_size) if block_size else pacsv.ReadOptions(use_threads=threads)
+             column_types: dict[str, pa.DataType] | None = None, threads: bool = True, names: Sequence[str] | None = None):
+    """pyarrow's options; ``names`` for a file without a header row (its first row is then data)."""
+    extra = {"column_names": list(names)} if names is not None else {}
+    ro = (pacsv.ReadOptions(use_threads=threads, block_size=block_size, **extra) if block_size
+          else pacsv.ReadOptions(use_threads=threads, **extra))
     po = pacsv.ParseOptions(delimiter=delimiter)
     co = pacsv.ConvertOptions(include_columns=list(columns) if columns else None, column_types=column_types,
                               strings_can_be_null=False)
@@ -128,7 +157,7 @@ def read_csv(ctx: SourceContext, limit: int | None = None) -> Arrays:
         if not parts:
             return Arrays({c: np.empty(0) for c in (columns or header)})
         return Arrays({k: np.concatenate([p[k] for p in parts])[:limit] for k in parts[0]})
-    ro, po, co = _options(spec.delimiter, columns)
+    ro, po, co = _options(spec.delimiter, columns, names=None if has_header(spec) else header)
     try:
         table = pacsv.read_csv(path, read_options=ro, parse_options=po, convert_options=co)
     except pa.ArrowInvalid as e:
@@ -179,11 +208,12 @@ def ragged_record(block: bytes, delimiter: bytes, width: int) -> tuple[int, int]
     return None
 
 
-def csv_blocks(path: Path, start: int, block_size: int) -> Iterator[tuple[bytes, int, int]]:
+def csv_blocks(path: Path, start: int, block_size: int, first_line: int = 2) -> Iterator[tuple[bytes, int, int]]:
     """``(text, first_row, first_line)`` of whole records, about ``block_size`` bytes each, read from
     byte ``start`` (just after the header) to the end of the file. Rows count records from 0;
-    lines count the file's lines from 1, the header being line 1."""
-    row, line = 0, 2
+    lines count the file's lines from 1, the header being line 1 (``first_line`` is the line at
+    ``start``: 1 for a file without a header)."""
+    row, line = 0, first_line
     carry = b""
     with open(path, "rb") as f:
         f.seek(start)
@@ -232,8 +262,9 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
     header = _header(ctx, path, spec.delimiter)
     columns = _check_columns(ctx, spec.columns, header)
     bs = block_size or BLOCK_SIZE
+    headerless = {} if has_header(spec) else {"header": None, "names": header}
     try:
-        first = pd.read_csv(path, sep=spec.delimiter, usecols=columns, nrows=1000, engine="c", encoding="utf-8-sig")
+        first = pd.read_csv(path, sep=spec.delimiter, usecols=columns, nrows=1000, engine="c", encoding="utf-8-sig", **headerless)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise _pandas_error(ctx, path, spec.delimiter, e) from None
     first.columns = [str(c).strip() for c in first.columns]
@@ -242,7 +273,7 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
         kind = first[name].dtype.kind
         dtypes[name] = np.dtype(np.float64) if kind in "iufb" else np.dtype(object)
     order = [c for c in header if c in dtypes]
-    start = _header_end(path)
+    start = _header_end(path) if has_header(spec) else 0
 
     delimiter = spec.delimiter.encode()
 
@@ -259,8 +290,8 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
             bad = ragged_record(block, delimiter, len(header))
             if bad is not None:
                 index, got = bad
-                raise ctx.error(f"{path}: row at line {first_line + index} has {got} fields, the header has {len(header)}", "path",
-                                hint="every row needs one value per header column (quote values that contain the delimiter)")
+                raise ctx.error(f"{path}: row at line {first_line + index} has {got} fields, {_width_of(spec)} {len(header)}", "path",
+                                hint="every row needs one value per column (quote values that contain the delimiter)")
         try:
             frame = pd.read_csv(io.BytesIO(block), sep=spec.delimiter, header=None, names=header, usecols=usecols,
                                 dtype=conv, engine="c", keep_default_na=True)
@@ -275,7 +306,7 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
         return out
 
     def units() -> Iterator[tuple[bytes, int, int]]:
-        return csv_blocks(path, start, bs)
+        return csv_blocks(path, start, bs, 2 if has_header(spec) else 1)
 
     def chunks(wanted: Sequence[str] | None) -> Iterator[dict[str, np.ndarray]]:
         for block, _, first_line in units():
@@ -294,8 +325,8 @@ def _pandas_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception, 
     if m:
         expected, line, got = m.groups()
         line = int(line) + first_line - 1
-        return ctx.error(f"{path}: row at line {line} has {got} fields, the header has {expected}", "path",
-                         hint="every row needs one value per header column (quote values that contain the delimiter)")
+        return ctx.error(f"{path}: row at line {line} has {got} fields, {_width_of(ctx.spec)} {expected}", "path",
+                         hint="every row needs one value per column (quote values that contain the delimiter)")
     if "could not convert" in msg or "Unable to parse" in msg or "invalid literal" in msg:
         return ctx.error(f"{path}: a numeric column holds text: {msg}", "path",
                          hint="a column changes type part-way through the file (text among numbers?)")

@@ -62,8 +62,33 @@ class CsvSourceSpec(_SourceBase):
     type: Literal["csv"]
     path: str
     columns: list[str] | None = Field(None, description="columns to read; all by default")
-    delimiter: str = ","
+    delimiter: str = Field(",", min_length=1, max_length=1, pattern=r'^[^\r\n"]$',
+                           description="the one character between fields, e.g. ';' or a tab")
+    header: bool = Field(True, description="the first row names the columns; false: every row is data")
+    names: list[str] | None = Field(None, min_length=1, description="with header: false, the column names; by default numbered from 0 ('0', '1', ...)")
     stream: bool | None = Field(None, description="read in chunks with bounded memory; by default when the file is larger than 256 MiB")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbered_columns(cls, value: Any) -> Any:
+        """Without a header the columns are numbered, so ``label: 0`` and ``columns: [1, 2]`` name them."""
+        if isinstance(value, dict) and value.get("header") is False and not value.get("names"):
+            value = dict(value)
+            if isinstance(value.get("label"), int) and not isinstance(value.get("label"), bool):
+                value["label"] = str(value["label"])
+            if isinstance(value.get("columns"), list):
+                value["columns"] = [str(c) if isinstance(c, int) and not isinstance(c, bool) else c for c in value["columns"]]
+        return value
+
+    @model_validator(mode="after")
+    def _names_need_no_header(self) -> "CsvSourceSpec":
+        if self.names is not None:
+            if self.header:
+                raise ValueError("'names' gives the columns of a file without a header row: add header: false, or remove names")
+            if len(set(self.names)) != len(self.names):
+                dup = next(n for n in self.names if self.names.count(n) > 1)
+                raise ValueError(f"'names' lists {dup!r} twice: every column needs its own name")
+        return self
 
 
 class ParquetSourceSpec(_SourceBase):
