@@ -17,8 +17,6 @@ user wrote (``Document.sources``). Plain data, no TensorFlow.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +73,7 @@ class _Expander:
 
     def entry(self, path: Path_, data: dict[str, Any]) -> _Entry:
         values, keys = self._index.get(path, ({}, {}))
-        return _Entry(data=copy.deepcopy(data), values=dict(values), keys=dict(keys), source=path)
+        return _Entry(data=_copy(data), values=dict(values), keys=dict(keys), source=path)
 
     # -- the blocks: section -----------------------------------------------------------------
 
@@ -222,7 +220,7 @@ class _Expander:
             renamed[own if isinstance(own, str) else f"#{i}"] = new
         body: list[_Entry] = []
         for i, proto in enumerate(block.entries):
-            rec = _Entry(data=copy.deepcopy(proto.data),
+            rec = _Entry(data=_copy(proto.data),
                          values={p: _noted(loc, note) for p, loc in proto.values.items()},
                          keys={p: _noted(loc, note) for p, loc in proto.keys.items()},
                          source=proto.source)
@@ -290,7 +288,7 @@ class _Expander:
             for p, loc in pos.items():
                 rec.values[sub + p] = loc
             rec.subs[sub] = src
-            return copy.deepcopy(value)
+            return _copy(value)
         for m in _PARAM.finditer(node):
             if m.group(1) in params:
                 self._add(rec, sub, f"${m.group(1)} inside a longer string is not replaced; a parameter is a whole value",
@@ -337,7 +335,15 @@ class _Expander:
 
 
 def _noted(loc: Location, note: str) -> Location:
-    return dataclasses.replace(loc, note=note if not loc.note else f"{note}; {loc.note}")
+    return Location(loc.file, loc.line, loc.column, note if not loc.note else f"{note}; {loc.note}")
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _entry_depth(p: Path_) -> int:
@@ -374,7 +380,7 @@ def expand_blocks(doc: Document) -> Document:
     if not isinstance(data, dict) or "blocks" not in data:
         return doc
     ex = _Expander(doc)
-    new = Document(data={k: copy.deepcopy(v) for k, v in data.items() if k != "blocks"}, file=doc.file,
+    new = Document(data={k: _copy(v) for k, v in data.items() if k != "blocks"}, file=doc.file,
                    values={p: loc for p, loc in doc.values.items() if p[:1] != ("blocks",)},
                    keys={p: loc for p, loc in doc.keys.items() if p[:1] != ("blocks",)},
                    sources=dict(doc.sources))
