@@ -107,7 +107,7 @@ def _resolve(doc: Document, path: Path, overrides: Sequence[str]) -> tuple[Docum
 
 def _check(doc: Document, path: Path, overrides: Sequence[str], root: Path | None = None) -> LoadedSpec:
     from kerun.spec.check import check_spec
-    from kerun.spec.root import validate_structure
+    from kerun.spec.problems import validate_structure
 
     doc, composed = _resolve(doc, path, overrides)
     spec, problems, broken = validate_structure(doc)
