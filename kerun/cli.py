@@ -385,11 +385,13 @@ def check(
     junit: Optional[Path] = typer.Option(None, "--junit", metavar="FILE", help="Write JUnit XML for CI."),
     fmt: Format = typer.Option(Format.text, "--format", help="text, or github for annotations at the failing lines.", callback=_json_wanted),
     json_out: bool = JsonOption("Print the results as JSON."),
+    isolate: bool = typer.Option(False, "--isolate", help="A new process for every spec instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Smoke-test specs for CI: validate, build, train a few steps, save, reload, evaluate."""
     from kerun.orchestrate.check import CheckOptions
 
-    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic, keep=keep, overrides=tuple(overrides or ()))
+    options = CheckOptions(steps=steps, timeout=timeout, jobs=jobs, synthetic=synthetic, keep=keep, overrides=tuple(overrides or ()),
+                           isolate=isolate)
     raise typer.Exit(_check_command(paths, options, fmt, junit, json_out))
 
 
@@ -426,12 +428,13 @@ def sweep(
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="SWEEP_DIR", help="Continue the sweep in this folder."),
     new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of the same spec exists (by default it is continued)."),
     json_out: bool = JsonOption("Print the sweep's result as JSON."),
+    isolate: bool = typer.Option(False, "--isolate", help="A new process for every trial instead of warm workers that import TensorFlow once."),
 ) -> None:
     """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
     from kerun.orchestrate.sweep import SweepOptions, resume_sweep, sweep_file
 
     say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
-    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say)
+    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say, isolate=isolate)
     if resume is not None:
         if spec is not None or overrides:
             raise typer.BadParameter("--resume continues a sweep with its own spec; give no SPEC or --set")

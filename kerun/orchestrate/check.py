@@ -1,32 +1,32 @@
 """``kerun check``: prove that a folder of specs still validates, builds, trains, saves and loads.
 
-Each spec is validated here, without TensorFlow; a valid spec then goes to a worker process of its
-own (``python -m kerun.orchestrate.check_worker``) that builds it, reads a small slice of its data (or
-generates data from the declared inputs with ``--synthetic``), trains a few steps, saves the model,
-loads it back with ``safe_mode``, checks that the loaded model predicts what the trained one did,
-and evaluates once. A process per spec gives each a time limit, lets ``--jobs`` run them in
-parallel, and keeps one spec's plugins and Keras state away from the next.
+Each spec is validated here, without TensorFlow; a valid spec then goes to a warm worker
+(:mod:`kerun.orchestrate.workers`: a process that imported TensorFlow once and checks spec after
+spec, each in a fresh Keras state) that builds it, reads a small slice of its data (or generates
+data from the declared inputs with ``--synthetic``), trains a few steps, saves the model, loads it
+back with ``safe_mode``, checks that the loaded model predicts what the trained one did, and
+evaluates once (:func:`kerun.orchestrate.check_worker.check_one`). Each spec has a time limit,
+``--jobs`` runs that many workers in parallel, a worker that crashes, hangs or grows past its
+memory bound is replaced and fails only its spec, and ``--isolate`` gives every spec a process of
+its own. Ctrl-C stops the workers at once and exits 130.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
+import datetime as _dt
+import re
+import socket
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from xml.etree import ElementTree as ET
 
-from kerun.errors import Location, Problem, SpecError
-from kerun.orchestrate.lifeline import child_env
+from kerun.errors import Interrupted, Location, Problem, SpecError
+from kerun.orchestrate.workers import JobOutcome, WorkerPool
 
 __all__ = ["CheckOptions", "CheckResult", "STAGES", "check_specs", "exit_code", "junit_xml"]
 
@@ -41,6 +41,9 @@ class CheckOptions:
     synthetic: bool = False
     keep: Path | None = None
     overrides: tuple[str, ...] = ()
+    isolate: bool = False  # a new process for every spec instead of warm workers
+    memory_mb: float | None = 4096.0  # a worker above this during a spec is killed and the spec fails
+    recycle_mb: float | None = 2048.0  # a worker above this after a spec is replaced
 
 
 @dataclass
@@ -52,6 +55,10 @@ class CheckResult:
     message: str | None = None
     problems: list[Problem] = field(default_factory=list)
     run_dir: str | None = None
+    #: When this spec's check was queued (seconds since the epoch): its JUnit timestamp.
+    started_at: float = field(default_factory=time.time)
+    #: The last lines the spec's check printed (its training log): JUnit's system-out.
+    log: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,62 +72,45 @@ class CheckResult:
         }
 
 
-def _run_worker(path: Path, options: CheckOptions, result: CheckResult, on_update: Callable[[], None]) -> None:
+def _check_in_worker(pool: WorkerPool, path: Path, options: CheckOptions, result: CheckResult, on_update: Callable[[], None]) -> None:
     t0 = time.perf_counter()
     result.result, result.stage = "running", "build"
     on_update()
+
+    def stage(name: str) -> None:
+        result.stage = name
+        on_update()
+
     with tempfile.TemporaryDirectory(prefix="kerun-check-") as tmp:
         runs_dir = options.keep if options.keep is not None else Path(tmp) / "runs"
-        report = Path(tmp) / "report.json"
-        cmd = [
-            sys.executable, "-m", "kerun.orchestrate.check_worker", str(path),
-            "--runs-dir", str(runs_dir), "--steps", str(options.steps), "--report", str(report),
-        ]
-        if options.synthetic:
-            cmd.append("--synthetic")
-        for o in options.overrides:
-            cmd += ["--set", o]
-        env = child_env({**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"})
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
-        output: list[str] = []
-
-        def read() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if line.startswith("KERUN_STAGE "):
-                    result.stage = line.split()[1]
-                    on_update()
-                else:
-                    output.append(line)
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        try:
-            proc.wait(timeout=options.timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            reader.join(timeout=5)
-            result.result = "failed"
-            result.message = f"timed out after {options.timeout:g}s in stage {result.stage}"
-            result.seconds = time.perf_counter() - t0
-            on_update()
-            return
-        reader.join(timeout=5)
-        if report.is_file():
-            data = json.loads(report.read_text(encoding="utf-8"))
-            result.result = data["result"]
-            result.stage = data["stage"]
-            result.message = data.get("message")
-            result.run_dir = data.get("run_dir") if options.keep is not None else None
-            result.problems = [Problem.from_dict(p) for p in data.get("problems", [])]
-        else:
-            tail = "".join(output[-20:]).strip()
-            result.result = "failed"
-            result.message = f"the check process died (exit code {proc.returncode}) in stage {result.stage}" + (f":\n{tail}" if tail else "")
+        job = {"kind": "check", "spec": str(path), "runs_dir": str(runs_dir), "steps": options.steps,
+               "synthetic": options.synthetic, "overrides": list(options.overrides)}
+        outcome = pool.run(job, timeout=options.timeout, on_stage=stage)
+        _record(result, outcome, options)
     result.seconds = time.perf_counter() - t0
     on_update()
+
+
+def _record(result: CheckResult, outcome: JobOutcome, options: CheckOptions) -> None:
+    result.log = list(outcome.tail)  # JUnit's system-out
+    if outcome.status == "done" and outcome.result is not None:
+        data = outcome.result
+        result.result = data["result"]
+        result.stage = data["stage"]
+        result.message = data.get("message")
+        result.run_dir = data.get("run_dir") if options.keep is not None else None
+        result.problems = [Problem.from_dict(p) for p in data.get("problems", [])]
+        return
+    result.result = "failed"
+    if outcome.status == "timeout":
+        result.message = f"timed out after {options.timeout:g}s in stage {result.stage}"
+    elif outcome.status == "memory":
+        result.message = f"the check process used more than {options.memory_mb:g} MB in stage {result.stage}"
+    elif outcome.status == "interrupted":
+        result.message = f"interrupted in stage {result.stage}"
+    else:
+        tail = "".join(outcome.tail).strip()
+        result.message = f"the check process died (exit code {outcome.exit_code}) in stage {result.stage}" + (f":\n{tail}" if tail else "")
 
 
 def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[list[CheckResult]], None] = lambda r: None) -> list[CheckResult]:
@@ -146,8 +136,24 @@ def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[l
             result.message = exc.problems[0].message
         result.seconds = time.perf_counter() - t0
         update()
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-        list(pool.map(lambda pr: _run_worker(pr[0], options, pr[1], update), valid))
+    if not valid:
+        return results
+    jobs = max(1, min(options.jobs, len(valid)))
+    with WorkerPool(jobs, isolate=options.isolate, memory_mb=options.memory_mb, recycle_mb=options.recycle_mb) as workers:
+        workers.warm(jobs)
+        threads = ThreadPoolExecutor(max_workers=jobs)
+        futures = [threads.submit(_check_in_worker, workers, path, options, result, update) for path, result in valid]
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            done = sum(r.result in ("passed", "failed", "invalid") for r in results)
+            workers.interrupt()
+            threads.shutdown(wait=True, cancel_futures=True)
+            raise Interrupted(f"kerun check interrupted: {done} of {len(results)} specs checked",
+                              hint="nothing is left running; run it again to check every spec") from None
+        threads.shutdown(wait=True)
+        for f in futures:
+            f.result()  # a bug in the parent keeps its traceback
     return results
 
 

@@ -1,16 +1,13 @@
-"""One spec's smoke check, in a process of its own (run by ``kerun check``).
-
-Prints ``KERUN_STAGE <stage>`` lines as it goes and writes a JSON report at the end.
+"""One spec's smoke check, the child's side of ``kerun check``: run in a warm worker
+(:mod:`kerun.orchestrate.worker`), which tells the parent each stage reached and sends back the
+report :func:`check_one` returns.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from kerun.errors import KerunError
 
@@ -41,39 +38,30 @@ def _compare(a: Any, b: Any) -> float:
     return float(np.max(np.abs(a - b))) if a.size else 0.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    from kerun.orchestrate.lifeline import hold
-
-    hold()
-    parser = argparse.ArgumentParser(prog="kerun-check-worker")
-    parser.add_argument("spec", type=Path)
-    parser.add_argument("--runs-dir", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--synthetic", action="store_true")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
-    parser.add_argument("--report", type=Path, required=True)
-    args = parser.parse_args(argv)
-
+def check_one(spec: Path, runs_dir: Path, *, steps: int = 5, synthetic: bool = False, overrides: Sequence[str] = (),
+              stage: Callable[[str], None] = lambda _s: None) -> dict[str, Any]:
+    """Build, train ``steps`` steps, save, reload with ``safe_mode`` and compare, evaluate; the
+    report: result (passed | failed), the last stage reached, message, problems, run folder."""
     report: dict[str, Any] = {"result": "failed", "stage": "build", "message": None, "problems": [], "run_dir": None}
 
-    def stage(name: str) -> None:
+    def reached(name: str) -> None:
         report["stage"] = name
-        print(f"KERUN_STAGE {name}", flush=True)
+        stage(name)
 
     try:
         from kerun.run.train import TrainOptions, train
         from kerun.spec import load_spec
 
-        loaded = load_spec(args.spec, args.overrides)
+        loaded = load_spec(spec, overrides)
         batch = loaded.spec.train.batch_size
-        limit = max(batch * (args.steps + 2) * 2, 256)
+        limit = max(batch * (steps + 2) * 2, 256)
         options = TrainOptions(
-            runs_dir=args.runs_dir, progress="quiet", limit=limit, steps=args.steps, epochs=1,
-            synthetic=args.synthetic, on_stage=stage,
+            runs_dir=runs_dir, progress="quiet", limit=limit, steps=steps, epochs=1,
+            synthetic=synthetic, on_stage=reached,
         )
         result = train(loaded, options)
         report["run_dir"] = str(result.run_dir)
-        stage("reload")
+        reached("reload")
         import keras
 
         reloaded = keras.models.load_model(result.run_dir / "model.keras", safe_mode=True)
@@ -82,9 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             diff = _compare(result.built.model.predict_on_batch(x), reloaded.predict_on_batch(x))
             if not diff <= 1e-5:
                 raise KerunError(f"the saved model predicts differently from the trained one (largest difference {diff:.3g})")
-        stage("evaluate")
+        reached("evaluate")
         ds = result.datasets.validation or result.datasets.test or result.datasets.train
-        values = reloaded.evaluate(ds, steps=args.steps, return_dict=True, verbose=0)
+        values = reloaded.evaluate(ds, steps=steps, return_dict=True, verbose=0)
         report["metrics"] = {k: float(v) for k, v in values.items()}
         report["result"] = "passed"
     except KerunError as exc:
@@ -92,9 +80,4 @@ def main(argv: list[str] | None = None) -> int:
         report["problems"] = _problems(exc) if exc.location is not None else []
     except BaseException as exc:  # a bug or a crash inside Keras: keep the traceback's tail
         report["message"] = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_tb(exc.__traceback__)[-3:])
-    args.report.write_text(json.dumps(report), encoding="utf-8")
-    return 0 if report["result"] == "passed" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return report

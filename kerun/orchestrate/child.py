@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 from typing import IO, Any, Sequence
 
-from kerun.errors import KerunError
 from kerun.orchestrate.lifeline import child_env
 
 try:  # the one definition, once run/rundir.py holds it (issue 17)
@@ -39,17 +38,8 @@ except ImportError:  # pragma: no cover - until then
     """The exact run folder a ``kerun train`` child trains in (every worker of a multi-worker run,
     each sweep trial); honoured by kerun.run.train."""
 
-try:
-    from kerun.errors import Interrupted  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until errors.py holds the whole tree (issue 17)
 
-    class Interrupted(KerunError):  # type: ignore[no-redef]
-        """Stopped by Ctrl-C or SIGTERM; what was running is kept and can be resumed."""
-
-        exit_code = 130
-
-
-__all__ = ["GRACE", "Interrupted", "RUN_DIR_ENV", "child_environment", "kill_group", "message_line", "parse_message",
+__all__ = ["GRACE", "RUN_DIR_ENV", "child_environment", "kill_group", "message_line", "parse_message",
            "parse_result", "parse_stage", "stage_line", "start", "stop_group", "train_command", "worker_command"]
 
 STAGE_PREFIX = "KERUN_STAGE "

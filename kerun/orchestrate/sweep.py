@@ -26,19 +26,18 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import secrets
-import subprocess
-import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from kerun.errors import Location, RunError, SpecError
-from kerun.orchestrate.child import child_environment, kill_group, parse_result, start, train_command
+from kerun.errors import Interrupted, Location, RunError, SpecError
 from kerun.orchestrate.sweep_report import write_reports
+from kerun.orchestrate.workers import WorkerPool
 from kerun.run.rundir import atomic_write
 from kerun.spec import LoadedSpec, load_spec
 from kerun.spec.space import Param, check_variants, overrides_for, parse_space
@@ -59,6 +58,8 @@ class SweepOptions:
     runs_dir: Path = Path("runs")
     jobs: int = 1
     new: bool = False  # start a new sweep even if one of the same spec exists
+    isolate: bool = False  # a new process for every trial instead of warm workers
+    recycle_mb: float | None = 2048.0  # a worker above this after a trial is replaced
     on_event: Callable[[str], None] | None = None
 
 
@@ -175,37 +176,29 @@ def _sampler(method: str, seed: int, number: int, params: list[Param], target: i
     return optuna.samplers.TPESampler(seed=s, n_startup_trials=min(10, max(2, target // 3)))
 
 
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_LIVE_LOCK = threading.Lock()
-
-
-def _run_trial(loaded: LoadedSpec, folder: Path, number: int, values: dict[str, Any]) -> dict[str, Any]:
-    """One ``kerun train`` subprocess; its JSON result, or the error it reported."""
+def _run_trial(pool: WorkerPool, loaded: LoadedSpec, folder: Path, number: int, values: dict[str, Any]) -> dict[str, Any]:
+    """One trial, ``kerun train SPEC --set ... --json`` in the trial's run folder, run by a warm
+    worker; its result, or the error it reported."""
     run_dir = folder / "trials" / f"trial-{number:04d}"
     log = folder / "trials" / f"trial-{number:04d}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = train_command(loaded.path.resolve(), [*loaded.overrides, *overrides_for(values)])
-    env = child_environment(run_dir=run_dir)
+    job = {"kind": "train", "spec": str(loaded.path.resolve()), "overrides": [*loaded.overrides, *overrides_for(values)],
+           "run_dir": str(run_dir)}
     t0 = time.monotonic()
-    with open(log, "wb") as err:
-        proc = start(command, env, stdout=subprocess.PIPE, stderr=err)
-        with _LIVE_LOCK:
-            _LIVE.add(proc)
-        try:
-            out, _ = proc.communicate()
-        finally:
-            with _LIVE_LOCK:
-                _LIVE.discard(proc)
-    result = parse_result(out.decode("utf-8", errors="replace")) or {}
-    outcome = {"run_dir": str(run_dir), "seconds": round(time.monotonic() - t0, 2), "exit_code": proc.returncode}
-    if proc.returncode == 0 and result.get("status") == "completed":
+    ran = pool.run(job, timeout=math.inf, log=log)
+    answer = ran.result or {}
+    exit_code = answer.get("exit_code", ran.exit_code)
+    result = answer.get("output") or {}
+    outcome: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.monotonic() - t0, 2), "exit_code": exit_code}
+    if ran.status == "interrupted":
+        outcome["interrupted"] = True
+    if exit_code == 0 and result.get("status") == "completed":
         outcome["metrics"] = result.get("metrics", {})
     elif result.get("problems"):
         outcome["error"] = "\n".join(
             (f"{p['file']}:{p['line']}:{p['column']}: " if p.get("line") else "") + p.get("message", "") for p in result["problems"])
     else:
-        tail = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
-        outcome["error"] = f"exit code {proc.returncode}" + (f": {tail[-1]}" if tail else "")
+        tail = [ln for ln in "".join(ran.tail).splitlines() if ln.strip()]
+        outcome["error"] = f"exit code {exit_code}" + (f": {tail[-1]}" if tail else "")
     return outcome
 
 
@@ -217,11 +210,13 @@ def _objective(metrics: dict[str, dict[str, float]], name: str) -> float | None:
     return None if value is None else float(value)
 
 
-def _kill_live() -> None:
-    with _LIVE_LOCK:
-        procs = list(_LIVE)
-    for p in procs:
-        kill_group(p)
+def _interrupted(study: Any, trial_id: int, number: int, params: dict[str, Any]) -> None:
+    """Close a trial that did not end as interrupted (hidden from the reports), and ask its values again."""
+    from optuna.trial import TrialState
+
+    study._storage.set_trial_user_attr(trial_id, "interrupted", True)
+    study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+    study.enqueue_trial(dict(params), skip_if_exists=False)
 
 
 def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOptions, checked: int) -> SweepResult:
@@ -248,9 +243,7 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
 
     # Trials a killed sweep left running are closed as interrupted and asked again, same values.
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(t._trial_id, "interrupted", True)
-        study.tell(t.number, state=TrialState.FAIL, skip_if_finished=True)
-        study.enqueue_trial(dict(t.params), skip_if_exists=False)
+        _interrupted(study, t._trial_id, t.number, t.params)
         _say(options, f"trial {t.number} was interrupted; its values will run again")
 
     def counted() -> int:
@@ -265,44 +258,60 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
     if done >= target:
         _say(options, f"all {target} trials are done already; nothing to run")
     pending: dict[Future[dict[str, Any]], Any] = {}
+    jobs = max(1, options.jobs)
+    workers = WorkerPool(jobs, isolate=options.isolate, recycle_mb=options.recycle_mb)
+    threads = ThreadPoolExecutor(max_workers=jobs)
     try:
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            while True:
-                while len(pending) < max(1, options.jobs) and done + len(pending) < target:
-                    number = len(study.trials)
-                    study.sampler = _sampler(method, seed, number, params, target)
-                    trial = study.ask(distributions)
-                    values = {p.key: p.decode(trial.params[p.key]) for p in params}
-                    _say(options, f"trial {trial.number}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))
-                    pending[pool.submit(_run_trial, loaded, folder, trial.number, values)] = trial
-                if not pending:
-                    break
-                finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    trial = pending.pop(fut)
-                    outcome = fut.result()
-                    for k in ("run_dir", "seconds", "error"):
-                        if k in outcome:
-                            trial.set_user_attr(k, outcome[k])
-                    value = _objective(outcome.get("metrics", {}), sweep_spec.objective.metric) if "metrics" in outcome else None
-                    if "metrics" in outcome and value is None:
-                        names = [("val_" if s == "validation" else "test_" if s == "test" else "") + m
-                                 for s, ms in outcome["metrics"].items() for m in ms]
-                        trial.set_user_attr("error", f"the objective {sweep_spec.objective.metric!r} is not among the run's metrics {names}")
-                    if value is not None:
-                        study.tell(trial, value)
-                        _say(options, f"trial {trial.number}: {sweep_spec.objective.metric} {value:.4g} ({outcome['seconds']:.1f}s)")
-                    else:
-                        study.tell(trial, state=TrialState.FAIL)
-                        _say(options, f"trial {trial.number} failed: {trial.user_attrs.get('error') or outcome.get('error')}")
-                    done += 1
-                    ran += 1
-                    write_reports(folder, study, params, loaded)
+        if done < target:
+            workers.warm(min(jobs, target - done))
+        while True:
+            while len(pending) < max(1, options.jobs) and done + len(pending) < target:
+                number = len(study.trials)
+                study.sampler = _sampler(method, seed, number, params, target)
+                trial = study.ask(distributions)
+                values = {p.key: p.decode(trial.params[p.key]) for p in params}
+                _say(options, f"trial {trial.number}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))
+                pending[threads.submit(_run_trial, workers, loaded, folder, trial.number, values)] = trial
+            if not pending:
+                break
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                trial = pending.pop(fut)
+                outcome = fut.result()
+                for k in ("run_dir", "seconds", "error"):
+                    if k in outcome:
+                        trial.set_user_attr(k, outcome[k])
+                value = _objective(outcome.get("metrics", {}), sweep_spec.objective.metric) if "metrics" in outcome else None
+                if "metrics" in outcome and value is None:
+                    names = [("val_" if s == "validation" else "test_" if s == "test" else "") + m
+                             for s, ms in outcome["metrics"].items() for m in ms]
+                    trial.set_user_attr("error", f"the objective {sweep_spec.objective.metric!r} is not among the run's metrics {names}")
+                if value is not None:
+                    study.tell(trial, value)
+                    _say(options, f"trial {trial.number}: {sweep_spec.objective.metric} {value:.4g} ({outcome['seconds']:.1f}s)")
+                else:
+                    study.tell(trial, state=TrialState.FAIL)
+                    _say(options, f"trial {trial.number} failed: {trial.user_attrs.get('error') or outcome.get('error')}")
+                done += 1
+                ran += 1
+                write_reports(folder, study, params, loaded)
+    except KeyboardInterrupt:
+        workers.interrupt()  # every running trial stops now and records "interrupted" in its run folder
+        threads.shutdown(wait=True, cancel_futures=True)
+        for trial in pending.values():  # asked again, same values, when the sweep continues
+            _interrupted(study, trial._trial_id, trial.number, trial.params)
+        write_reports(folder, study, params, loaded)
+        manifest["status"] = "interrupted"
+        _write_manifest(folder, manifest)
+        raise Interrupted(f"the sweep was interrupted after {ran} trial{'s' if ran != 1 else ''} of this run; the sweep is kept",
+                          hint=f"continue it with: kerun sweep --resume {folder}") from None
     except BaseException:
-        _kill_live()
         manifest["status"] = "interrupted"
         _write_manifest(folder, manifest)
         raise
+    finally:
+        workers.close()
+        threads.shutdown(wait=False, cancel_futures=True)
     rows, best = write_reports(folder, study, params, loaded)
     manifest.update({"status": "completed" if best else "failed", "best": best, "ended_at": _now()})
     _write_manifest(folder, manifest)

@@ -49,7 +49,7 @@ compile: {loss: mse}
 
 NO_DATA = """\
 data:
-  train: {type: csv, path: not/here.csv, label: y}
+  train: {type: csv, path: ragged.csv, label: y}
 model:
   inputs: {x: [3]}
   layers:
@@ -63,6 +63,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict[str,
     folder = tmp_path_factory.mktemp("specs")
     for name, text in (("good", GOOD), ("invalid", INVALID), ("build_fails", BUILD_FAILS), ("no_data", NO_DATA)):
         (folder / f"{name}.yaml").write_text(text)
+    (folder / "ragged.csv").write_text("a,b,c,y\n1,2,3,0\n4,5\n")  # exists (validate passes), unreadable (stage data)
     junit = folder.parent / "junit.xml"
     result = runner.invoke(app, ["check", str(folder), "--json", "--junit", str(junit), "--jobs", "2", "--steps", "2"])
     data = json.loads(result.stdout)
@@ -78,7 +79,7 @@ def test_stages_and_results(checked: tuple) -> None:
     assert by_name["build_fails"]["result"] == "failed" and by_name["build_fails"]["stage"] == "build"
     assert by_name["no_data"]["result"] == "failed" and by_name["no_data"]["stage"] == "data"
     assert "Conv2D" in by_name["build_fails"]["message"]
-    assert "not/here.csv" in by_name["no_data"]["message"]
+    assert "ragged.csv: row at line 3 has 2 fields" in by_name["no_data"]["message"]
     # problems carry the spec's line
     assert by_name["build_fails"]["problems"][0]["line"] == 7
     assert by_name["invalid"]["problems"][0]["line"] == 4
@@ -86,10 +87,10 @@ def test_stages_and_results(checked: tuple) -> None:
 
 def test_junit_report(checked: tuple) -> None:
     _, _, junit, _ = checked
-    suite = ET.parse(junit).getroot()
-    assert suite.tag == "testsuite" and suite.get("tests") == "4"
-    assert suite.get("failures") == "2" and suite.get("errors") == "1"
-    cases = {Path(c.get("name")).stem: c for c in suite.iter("testcase")}
+    suites = ET.parse(junit).getroot()  # a testsuite per spec (tests/orchestrate/test_reports.py)
+    assert suites.tag == "testsuites" and suites.get("tests") == "4"
+    assert suites.get("failures") == "2" and suites.get("errors") == "1"
+    cases = {Path(c.get("name")).stem: c for c in suites.iter("testcase")}
     assert list(cases["good"]) == []
     assert cases["build_fails"].find("failure").get("type") == "build"
     assert cases["no_data"].find("failure").get("type") == "data"
