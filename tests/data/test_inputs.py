@@ -1,4 +1,4 @@
-"""read_inputs (kerun predict) and synthetic data shaped like the model."""
+"""read_inputs (kerun predict's inputs, kerun.data.inputs) and synthetic data shaped like the model."""
 
 from __future__ import annotations
 
