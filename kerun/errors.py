@@ -144,7 +144,7 @@ class Problem:
         loc = self.location
         props = []
         if loc is not None:
-            props.append(f"file={loc.file}")
+            props.append(f"file={github_property(str(loc.file))}")
             if loc.line is not None:
                 props.append(f"line={loc.line}")
             if loc.column is not None:
@@ -154,8 +154,18 @@ class Problem:
             body += "\n" + self.hint
         if loc is not None and loc.note:
             body += "\n" + loc.note
-        body = body.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::error {','.join(props)}::{body}"
+        return "::error" + (" " + ",".join(props) if props else "") + "::" + github_data(body)
+
+
+def github_data(text: str) -> str:
+    """A workflow command's message escaped as GitHub's @actions/core ``escapeData`` does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_property(text: str) -> str:
+    """A workflow command's property value escaped as @actions/core ``escapeProperty`` does:
+    ``:`` and ``,`` would otherwise end the value (``file=a,b.yaml`` is ``file=a%2Cb.yaml``)."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class KerunError(Exception):

@@ -165,36 +165,79 @@ def exit_code(results: list[CheckResult]) -> int:
     return 0
 
 
-def junit_xml(results: list[CheckResult]) -> str:
+_LOG_LINES = 60  # of a spec's output in its JUnit system-out
+_NOT_XML = re.compile("\x1b\\[[0-9;]*m|[^\t\n\r\x20-\ud7ff\ue000-\ufffd]")  # colour codes, then what XML 1.0 cannot hold
+
+
+def _visible(location: Location | None) -> bool:
+    """Whether a location names a file that is still there for a reader of the report (not the
+    temporary run folder of a check, deleted when the check ends)."""
+    if location is None or location.line is None:
+        return False
+    file = Path(location.file)
+    return "kerun-check-" not in file.as_posix() and file.is_file()
+
+
+def _at_spec(result: CheckResult, problem: Problem) -> Problem:
+    """``problem`` pointing at a line of the checked spec: where it was, when that file is still
+    there; else at its dotted path in the spec, or the spec's first line."""
+    if _visible(problem.location):
+        return problem
+    location = Location(result.spec, 1, 1)
+    if problem.path:
+        from kerun.spec.loader import load_document
+
+        try:
+            found = load_document(result.spec).locate(problem.path)
+            location = Location(result.spec, found.line or 1, found.column or 1)
+        except SpecError:
+            pass
+    return Problem(message=problem.message, location=location, path=problem.path, hint=problem.hint)
+
+
+def _problems(result: CheckResult) -> list[Problem]:
+    problems = result.problems or [Problem(message=f"{result.stage}: {result.message}", location=Location(result.spec, 1, 1))]
+    return [_at_spec(result, p) for p in problems]
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+def junit_xml(results: list[CheckResult], *, hostname: str | None = None) -> str:
+    """JUnit XML in the shape of Jenkins's schema: ``<testsuites>`` with a ``<testsuite>`` per spec
+    (``timestamp``, ``hostname``; the spec's ``file`` and ``line`` as properties, the line of its
+    first problem when it failed; the tail of its output as ``system-out``) holding one testcase."""
+    host = hostname or socket.gethostname()
     failures = sum(r.result == "failed" for r in results)
     errors = sum(r.result == "invalid" for r in results)
-    suite = ET.Element(
-        "testsuite",
-        name="kerun check",
-        tests=str(len(results)),
-        failures=str(failures),
-        errors=str(errors),
-        time=f"{sum(r.seconds for r in results):.2f}",
-    )
+    root = ET.Element("testsuites", name="kerun check", tests=str(len(results)), failures=str(failures),
+                      errors=str(errors), time=f"{sum(r.seconds for r in results):.2f}")
     for r in results:
+        stamp = _dt.datetime.fromtimestamp(r.started_at, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        failed = r.result in ("failed", "invalid")
+        suite = ET.SubElement(root, "testsuite", name=r.spec, tests="1", failures=str(int(r.result == "failed")),
+                              errors=str(int(r.result == "invalid")), skipped="0", time=f"{r.seconds:.2f}",
+                              timestamp=stamp, hostname=host)
+        where = _problems(r)[0].location if failed else Location(r.spec, 1, 1)
+        assert where is not None
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("file", where.file), ("line", str(where.line or 1)), ("stage", r.stage)):
+            ET.SubElement(properties, "property", name=name, value=_xml_text(value))
         case = ET.SubElement(suite, "testcase", classname="kerun.check", name=r.spec, time=f"{r.seconds:.2f}")
-        if r.result in ("failed", "invalid"):
+        if failed:
             tag = "error" if r.result == "invalid" else "failure"
-            body = "\n".join(p.render() for p in r.problems) or (r.message or "")
-            el = ET.SubElement(case, tag, message=f"{r.stage}: {(r.message or '').splitlines()[0] if r.message else ''}", type=r.stage)
-            el.text = body
-    ET.indent(suite)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode") + "\n"
+            body = "\n".join(p.render() for p in _problems(r)) if r.problems else (r.message or "")
+            first = (r.message or "").splitlines()[0] if r.message else ""
+            el = ET.SubElement(case, tag, message=_xml_text(f"{r.stage}: {first}"), type=r.stage)
+            el.text = _xml_text(body)
+        ET.SubElement(suite, "system-out").text = _xml_text("".join(line if line.endswith("\n") else line + "\n"
+                                                                    for line in r.log[-_LOG_LINES:]))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def github_annotations(results: list[CheckResult]) -> str:
-    lines = []
-    for r in results:
-        if r.result == "passed":
-            continue
-        problems = r.problems or [Problem(message=f"{r.stage}: {r.message}", location=Location(r.spec, 1, 1))]
-        for p in problems:
-            if p.location is None or p.location.line is None:
-                p = Problem(message=p.message, location=Location(r.spec, 1, 1), path=p.path, hint=p.hint)
-            lines.append(p.render_github())
-    return "\n".join(lines)
+    """``::error file=...,line=...`` workflow commands, one per problem, each at a line of a file
+    that exists after the check (see :func:`_at_spec`), escaped as @actions/core escapes them."""
+    return "\n".join(p.render_github() for r in results if r.result != "passed" for p in _problems(r))
