@@ -160,3 +160,22 @@ def test_a_spec_without_extends_is_read_as_before(tmp_path: Path) -> None:
     loaded = load_spec(write(tmp_path, "plain.yaml", BASE))
     assert loaded.composed is None and loaded.data is loaded.doc.data
     assert all(loc.note is None for loc in loaded.doc.values.values())
+
+
+def test_the_readme_section_shows_the_real_examples_and_message() -> None:
+    import re
+
+    from kerun_testing import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Composing specs and blocks"):]
+    section = section[: section.index("\n### ", 5)]
+    yaml_blocks = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    text_blocks = re.findall(r"```text\n(.*?)```", section, flags=re.S)
+    assert len(yaml_blocks) == 2 and len(text_blocks) == 1
+    for shown, spec in zip(yaml_blocks, ("iris_wide.yaml", "xception_blocks.yaml")):
+        lines = [line.split("#")[0].rstrip() for line in (SPECS / spec).read_text(encoding="utf-8").splitlines()]
+        for line in shown.splitlines():
+            assert line.split("  #")[0].rstrip() in lines, line
+    expected = (ROOT / "tests" / "spec" / "invalid" / "extends_inherited_error.expected").read_text(encoding="utf-8")
+    assert text_blocks[0] == expected
