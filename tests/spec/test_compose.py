@@ -179,3 +179,17 @@ def test_the_readme_section_shows_the_real_examples_and_message() -> None:
             assert line.split("  #")[0].rstrip() in lines, line
     expected = (ROOT / "tests" / "spec" / "invalid" / "extends_inherited_error.expected").read_text(encoding="utf-8")
     assert text_blocks[0] == expected
+
+
+def test_explain_origins_names_the_file_and_line_of_every_value() -> None:
+    from kerun_testing import ROOT, invoke_in
+
+    result = invoke_in(ROOT, ["explain", "specs/iris_wide.yaml", "--origins", "--set", "train.epochs=3"])
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "units: 64 # specs/iris_wide.yaml:5:30" in lines  # set:
+    assert "name: hidden # specs/iris_mlp.yaml:14:38" in lines  # the base
+    assert "epochs: 3 # --set train.epochs=3" in lines
+    assert "batch_size: 16 # specs/iris_mlp.yaml:23:15" in lines
+    plain = invoke_in(ROOT, ["explain", "specs/iris_wide.yaml"]).stdout
+    assert "#" not in plain and "units: 64" in plain
