@@ -1,12 +1,9 @@
-"""The ``kerun`` command line: parse, call, render.
+"""The ``kerun`` commands: each parses its options, calls one function of the package, and hands
+the result to :mod:`kerun.console`.
 
-Each command parses its options, calls one function of the package, and hands the result to
-:mod:`kerun.console`. Errors are handled in one place, :class:`KerunGroup` (click's single
-``Command.main`` handler): a :class:`~kerun.errors.KerunError` from any command is printed (as JSON
-after ``--json`` or ``--format json``) and exits with its code; anything else is a bug in kerun and
-keeps its traceback. Commands are declared with :func:`command`, which records the ones that need
-TensorFlow; they import it inside their function, so ``kerun --help``, ``kerun validate`` and
-``kerun schema`` start in a fraction of a second.
+Errors are handled once, for every command, by the app's :class:`~kerun.cli_app.KerunGroup`.
+Commands declared ``tensorflow=True`` import it inside their function, so ``kerun --help``,
+``kerun validate`` and ``kerun schema`` start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -16,81 +13,22 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import typer
-from typer.core import TyperGroup
 
-from kerun.errors import KerunError, Problem, SpecError
+from kerun.cli_app import TENSORFLOW_COMMANDS, JsonOption, KerunGroup, app, command
+from kerun.cli_app import err as _err
+from kerun.cli_app import json_wanted as _json_wanted
+from kerun.errors import Problem, SpecError
 
-JSON_WANTED = "kerun.json"
-"""Key of click's ``ctx.meta`` (shared by a command's context and its group's): the command was
-asked for JSON, so an error is printed as JSON too."""
-
-
-class KerunGroup(TyperGroup):
-    """The one error handler of every kerun command."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except KerunError as exc:
-            from kerun.console import error_text
-
-            wants_json = bool(ctx.meta.get(JSON_WANTED))
-            text = error_text(exc, as_json=wants_json)
-            if wants_json:
-                print(text)
-            else:
-                _err(text)
-            raise typer.Exit(exc.exit_code) from None
-
-
-app = typer.Typer(
-    name="kerun",
-    help="Declarative model-and-training runner for tf.keras: check, build, train, evaluate and predict from a YAML spec.",
-    cls=KerunGroup,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-TENSORFLOW_COMMANDS: set[str] = set()
-"""The commands declared with ``command(tensorflow=True)``: :func:`main` quiets TensorFlow's native
-start-up lines for them before anything is imported."""
-
-
-def command(name: Optional[str] = None, *, tensorflow: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare a kerun command; ``tensorflow=True`` when it imports TensorFlow."""
-
-    def register(func: Callable[..., Any]) -> Callable[..., Any]:
-        if tensorflow:
-            TENSORFLOW_COMMANDS.add(name or func.__name__)
-        return app.command(name)(func)
-
-    return register
-
-
-def _json_wanted(ctx: typer.Context, value: Any) -> Any:
-    if value is True or value == "json":
-        ctx.meta[JSON_WANTED] = True
-    return value
-
-
-def JsonOption(help: str = "Print the result as JSON.") -> Any:  # noqa: N802 - reads like typer.Option
-    return typer.Option(False, "--json", help=help, callback=_json_wanted)
+__all__ = ["KerunGroup", "TENSORFLOW_COMMANDS", "app", "main"]
 
 
 class Format(str, Enum):
     text = "text"
     json = "json"
     github = "github"
-
-
-def _err(text: str) -> None:
-    sys.stderr.write(text + ("\n" if not text.endswith("\n") else ""))
-    sys.stderr.flush()
 
 
 def expand_specs(paths: list[Path]) -> list[Path]:

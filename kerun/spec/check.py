@@ -18,7 +18,8 @@ from kerun.errors import Problem
 from kerun.spec import catalog
 from kerun.spec.base import INT32_LIMIT
 from kerun.spec.data import FIELD_SPEC_KEYS
-from kerun.spec.loader import Document, resolve_path
+from kerun.spec.loader import Document
+from kerun.spec.overrides import resolve_path
 from kerun.spec.model import ModelSpec
 from kerun.spec.plugins import PluginClass, scan_plugins
 from kerun.spec.root import KerunSpec

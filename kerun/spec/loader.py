@@ -376,12 +376,3 @@ def load_document(path: str | Path) -> Document:
     except OSError as exc:
         raise SpecError(f"cannot read the file: {exc.strerror}", location=Location(str(path))) from None
     return parse_document(raw, str(path))
-
-
-def __getattr__(name: str) -> Any:
-    # ``from kerun.spec.loader import resolve_path`` still works while importers move to overrides.py
-    if name in ("apply_overrides", "resolve_path", "split_dotted"):
-        from kerun.spec import overrides
-
-        return getattr(overrides, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,84 @@
+"""The Typer app of the command line, its one error handler, and how a command is declared.
+
+:class:`KerunGroup` is click's single ``Command.main`` handler for every command: a
+:class:`~kerun.errors.KerunError` is printed (as JSON after ``--json`` or ``--format json``) and exits
+with its code; anything else is a bug in kerun and keeps its traceback. No command can bypass it:
+commands are declared with :func:`command`, on this app, which also records the ones that need
+TensorFlow. The commands themselves are in :mod:`kerun.cli`.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Optional
+
+import typer
+from typer.core import TyperGroup
+
+from kerun.errors import KerunError
+
+__all__ = ["JsonOption", "KerunGroup", "TENSORFLOW_COMMANDS", "app", "command", "err", "json_wanted"]
+
+JSON_WANTED = "kerun.json"
+"""Key of click's ``ctx.meta`` (shared by a command's context and its group's): the command was
+asked for JSON, so an error is printed as JSON too."""
+
+
+class KerunGroup(TyperGroup):
+    """The one error handler of every kerun command."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KerunError as exc:
+            from kerun.console import error_text
+
+            wants_json = bool(ctx.meta.get(JSON_WANTED))
+            text = error_text(exc, as_json=wants_json)
+            if wants_json:
+                print(text)
+            else:
+                err(text)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    name="kerun",
+    help="Declarative model-and-training runner for tf.keras: check, build, train, evaluate and predict from a YAML spec.",
+    cls=KerunGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+TENSORFLOW_COMMANDS: set[str] = set()
+"""The commands declared with ``command(tensorflow=True)``: :func:`main` quiets TensorFlow's native
+start-up lines for them before anything is imported."""
+
+
+def command(name: Optional[str] = None, *, tensorflow: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a kerun command; ``tensorflow=True`` when it imports TensorFlow."""
+
+    def register(func: Callable[..., Any]) -> Callable[..., Any]:
+        if tensorflow:
+            TENSORFLOW_COMMANDS.add(name or func.__name__)
+        return app.command(name)(func)
+
+    return register
+
+
+def json_wanted(ctx: typer.Context, value: Any) -> Any:
+    if value is True or value == "json":
+        ctx.meta[JSON_WANTED] = True
+    return value
+
+
+def JsonOption(help: str = "Print the result as JSON.") -> Any:  # noqa: N802 - reads like typer.Option
+    return typer.Option(False, "--json", help=help, callback=json_wanted)
+
+
+def err(text: str) -> None:
+    """A line for the user on stderr (the errors and progress of commands)."""
+    sys.stderr.write(text + ("\n" if not text.endswith("\n") else ""))
+    sys.stderr.flush()
