@@ -13,9 +13,11 @@ from typing import Any
 
 import keras
 
-from kerun.run.rundir import HISTORY_CSV, HISTORY_JSON, RunDir, atomic_path
+from kerun.errors import RunError
+from kerun.run.rundir import BACKUP, HISTORY_CSV, HISTORY_JSON, RunDir, atomic_path
+from kerun.spec.callback_paths import HINT as PATH_HINT, confine
 
-__all__ = ["AtomicModelCheckpoint", "HistoryWriter", "NanGuard", "Progress"]
+__all__ = ["AtomicModelCheckpoint", "HistoryWriter", "NanGuard", "Progress", "weights_finite"]
 
 
 def _float(v: Any) -> float:
@@ -42,14 +44,8 @@ class HistoryWriter(keras.callbacks.Callback):
     def __init__(self, run: RunDir) -> None:
         super().__init__()
         self.run = run
-        self.rows: list[dict[str, Any]] = []
         self.started = False
-        path = run.file(HISTORY_JSON)
-        if path.is_file():
-            try:
-                self.rows = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                self.rows = []
+        self.rows: list[dict[str, Any]] = _read_json_rows(run) or _read_csv_rows(run)
         self._t0 = 0.0
         self._written = len(self.rows)
         self._last_write: float | None = None
@@ -57,8 +53,15 @@ class HistoryWriter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self.started:
-            self.rows = [r for r in self.rows if r.get("epoch", 0) < epoch + 1]
+            self.rows = [r for r in self.rows if r["epoch"] < epoch + 1]
             self.started = True
+            if self.run.writer and [r["epoch"] for r in self.rows] != list(range(1, epoch + 1)):
+                have = [r["epoch"] for r in self.rows]
+                raise RunError(
+                    f"the run's backup holds {epoch} epochs but its history has "
+                    + (f"only epochs {_ranges(have)}" if have else "none of them")
+                    + f" ({HISTORY_JSON} and {HISTORY_CSV} are missing or cut short); resuming would leave a gap",
+                    hint=f"put back {HISTORY_JSON} or {HISTORY_CSV} of {self.run.path}, or train the spec as a new run")
         self._t0 = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -101,6 +104,45 @@ class HistoryWriter(keras.callbacks.Callback):
         self._write_cost = self._last_write - start
 
 
+def weights_finite(model: Any) -> bool:
+    """Whether every weight of ``model`` (optimizer state aside) is a finite number."""
+    import numpy as np
+
+    for w in model.weights:
+        value = keras.ops.convert_to_numpy(w)
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            return False
+    return True
+
+
+def _read_json_rows(run: RunDir) -> list[dict[str, Any]]:
+    """history.json's rows, or [] when it is missing, cut short or not a list of epoch rows."""
+    try:
+        rows = json.loads(run.file(HISTORY_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    ok = isinstance(rows, list) and all(isinstance(r, dict) and isinstance(r.get("epoch"), int) for r in rows)
+    return rows if ok else []
+
+
+def _read_csv_rows(run: RunDir) -> list[dict[str, Any]]:
+    """The rows rebuilt from history.csv (written with history.json), as far as they are whole."""
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(run.file(HISTORY_CSV), newline="", encoding="utf-8") as fh:
+            for record in csv.DictReader(fh):
+                if None in record or None in record.values() or not (record.get("epoch") or "").isdigit():
+                    break  # a cut-short line: keep the whole rows before it
+                rows.append({k: int(v) if k == "epoch" else _float(v) for k, v in record.items() if v != ""})
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return rows
+    return rows
+
+
+def _ranges(epochs: list[int]) -> str:
+    return ", ".join(str(e) for e in epochs) if len(epochs) <= 6 else f"{epochs[0]}..{epochs[-1]} with gaps"
+
+
 class NanGuard(keras.callbacks.Callback):
     """Stop at the first batch whose loss is NaN or infinite, and remember where."""
 
@@ -120,15 +162,31 @@ class NanGuard(keras.callbacks.Callback):
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint whose file appears whole or not at all (written beside, then renamed)."""
+    """ModelCheckpoint whose file appears whole or not at all (written beside, then renamed), only
+    inside ``root`` once Keras has formatted its path, and never of weights that are not finite."""
 
-    def __init__(self, filepath: str | Path, **kwargs: Any) -> None:
+    def __init__(self, filepath: str | Path, *, root: Path | None = None, **kwargs: Any) -> None:
         super().__init__(str(filepath), **kwargs)
         self._template = str(filepath)
+        self.root = root
+        self.saved: list[Path] = []
 
     def _save_model(self, epoch: int, batch: Any, logs: dict[str, Any]) -> None:  # type: ignore[override]
         self.filepath = self._template
-        final = Path(self._get_file_path(epoch, batch, logs))
+        try:
+            formatted = self._get_file_path(epoch, batch, logs)
+        except KeyError as exc:
+            known = ", ".join(["epoch", "batch", *sorted(logs or {})])
+            raise RunError(f"ModelCheckpoint: the filepath {self._template!r} names a value training does not log: {exc}",
+                           hint=f"the values that can be filled in: {known}") from None
+        final = Path(formatted)
+        if self.root is not None:
+            try:
+                final = confine(self.root, formatted)
+            except ValueError as exc:
+                raise RunError(f"ModelCheckpoint: {exc}", hint=PATH_HINT) from None
+        if not weights_finite(self.model):
+            raise _NotSaved()
         with atomic_path(final) as tmp:
             self.filepath = str(tmp)
             try:
@@ -137,6 +195,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 self.filepath = self._template
             if tmp.stat().st_size == 0:  # not an improvement: nothing was saved this time
                 raise _NotSaved()
+        self.saved.append(final)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         try:
@@ -153,6 +212,19 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 class _NotSaved(Exception):
     pass
+
+
+def kept_after_nan(run: RunDir, callbacks: list[Any]) -> str:
+    """What a run stopped by a NaN or infinite loss keeps, truthfully: non-finite weights are
+    never backed up nor checkpointed, so the backup is the last epoch that ended finite."""
+    epoch = run.backed_up_epoch()
+    parts = [f"the backup in {run.file(BACKUP)} holds epoch {epoch}, the last with finite weights" if epoch
+             else "no epoch ended with finite weights, so nothing was backed up"]
+    for cb in callbacks:
+        if isinstance(cb, AtomicModelCheckpoint):
+            saved = [str(p) for p in dict.fromkeys(cb.saved) if p.exists()]
+            parts.append(f"checkpoints kept (finite weights): {', '.join(saved[-3:])}" if saved else "no checkpoint was saved")
+    return "; ".join(parts)
 
 
 def _fmt(value: Any) -> str:

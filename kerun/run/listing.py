@@ -24,31 +24,46 @@ def _duration(manifest: dict[str, Any]) -> str:
 
 
 def _headline(metrics: dict[str, dict[str, float]] | None) -> str:
-    if not metrics:
+    if not isinstance(metrics, dict) or not metrics:
         return ""
-    split = "test" if "test" in metrics else "validation" if "validation" in metrics else "train"
-    values = metrics.get(split, {})
+    split = next((s for s in ("test", "validation", "train") if isinstance(metrics.get(s), dict)), None)
+    if split is None:
+        return ""
+    values = metrics[split]
     keys = [k for k in values if k != "loss"][:2] + (["loss"] if "loss" in values else [])
-    return f"{split}: " + "  ".join(f"{k} {values[k]:.4g}" for k in keys)
+    return f"{split}: " + "  ".join(f"{k} {_number(values[k])}" for k in keys)
+
+
+def _number(value: Any) -> str:
+    """A metric as 4 significant digits; anything else (a hand-edited manifest) as it is."""
+    return f"{value:.4g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def list_runs(runs_dir: Path, name: str | None = None) -> list[dict[str, Any]]:
+    """Every run under ``runs_dir`` (of the spec ``name``), oldest first; no runs folder yet is no
+    runs, not an error (a script listing runs before the first training gets ``[]``)."""
     if not runs_dir.is_dir():
-        raise RunError(f"no runs folder at {runs_dir}", hint="train a spec first, or pass --runs-dir")
+        if runs_dir.exists():
+            raise RunError(f"{runs_dir} is not a folder", hint="pass the runs folder with --runs-dir")
+        return []
     rows = []
     for manifest_path in sorted(runs_dir.glob(f"{name or '*'}/*/{MANIFEST}")):
         try:
             m = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
+        except (OSError, ValueError):
             continue
+        if not isinstance(m, dict):
+            continue  # not a manifest kerun wrote: skip it, list the others
+        run = RunDir(manifest_path.parent, m)
+        status = run.effective_status()
         rows.append(
             {
                 "run": str(manifest_path.parent.relative_to(runs_dir)),
                 "path": str(manifest_path.parent),
-                "status": RunDir(manifest_path.parent, m).effective_status(),
+                "status": status,
                 "started_at": m.get("started_at"),
                 "duration": _duration(m),
-                "epochs": m.get("epochs_completed"),
+                "epochs": m.get("epochs_completed") if status not in ("killed", "running") else run.backed_up_epoch(),
                 "headline": _headline(m.get("metrics")),
                 "metrics": m.get("metrics"),
             }
@@ -61,15 +76,23 @@ def show_run(run_dir: Path) -> str:
     m = run.manifest
     status = run.effective_status()
     phase = f", in phase {m.get('phase')}" if status in ("running", "killed") and m.get("phase") else ""
+    if status in ("running", "killed"):
+        backed_up = run.backed_up_epoch()
+        phase += f"; backed up after epoch {backed_up}" if backed_up else "; no epoch backed up yet"
     lines = [f"run {run_dir}", f"  status:   {status}{phase}" + (f" ({m.get('error')})" if m.get("error") else "")]
     for key in ("name", "started_at", "ended_at", "epochs_completed", "seed", "spec_path"):
         if m.get(key) is not None:
             lines.append(f"  {key + ':':<9} {m[key]}")
-    if m.get("versions"):
+    if isinstance(m.get("versions"), dict):
         lines.append("  versions: " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    if m.get("git"):
-        lines.append(f"  git:      {m['git']['commit']}{' (dirty)' if m['git'].get('dirty') else ''}")
-    for split, values in (m.get("metrics") or {}).items():
-        lines.append(f"  {split}: " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    git = m.get("git")
+    if isinstance(git, dict) and git.get("commit"):
+        lines.append(f"  git:      {git['commit']}" + (f" ({git['branch']})" if git.get("branch") else ""))
+    elif git:
+        lines.append(f"  git:      {git}")
+    metrics = m.get("metrics")
+    for split, values in (metrics.items() if isinstance(metrics, dict) else []):
+        shown = "  ".join(f"{k} {_number(v)}" for k, v in values.items()) if isinstance(values, dict) else str(values)
+        lines.append(f"  {split}: {shown}")
     lines.append("  files:    " + ", ".join(sorted(p.name for p in run.path.iterdir() if not p.name.startswith("."))))
     return "\n".join(lines)

@@ -15,8 +15,10 @@ import json
 import os
 import platform
 import secrets
+import re
+import shutil
 import socket
-import subprocess
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -36,6 +38,7 @@ METRICS = "metrics.json"
 SUMMARY = "summary.txt"
 CURVES = "curves.png"
 BACKUP = "backup"
+LOCK_FILE = ".lock"
 
 
 RUN_DIR_ENV = "KERUN_RUN_DIR"
@@ -107,15 +110,69 @@ def atomic_write(target: Path, data: str | bytes) -> None:
             fh.write(data)
 
 
-def _git_commit(folder: Path) -> dict[str, Any] | None:
+GIT_READ_LIMIT = 4 * 1024 * 1024
+"""The most of a ``.git`` file (HEAD, a ref, packed-refs) read to find the commit."""
+
+
+def _read_small(path: Path) -> str:
+    """A small regular file of a repository, read with a bound (never a FIFO or a device)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     try:
-        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if commit.returncode != 0:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return os.read(fd, GIT_READ_LIMIT).decode("utf-8", "replace")
+    finally:
+        os.close(fd)
+
+
+def _git_dir(folder: Path) -> Path | None:
+    """The ``.git`` folder of the repository holding ``folder`` (a worktree's ``gitdir:`` followed)."""
+    for d in (folder, *folder.parents):
+        dot = d / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            line = _read_small(dot).strip()
+            return (d / line[len("gitdir:"):].strip()).resolve() if line.startswith("gitdir:") else None
+    return None
+
+
+def _git_commit(folder: Path) -> dict[str, Any] | None:
+    """The commit checked out in the repository holding ``folder``, read from ``.git/HEAD`` and its
+    ref (or ``packed-refs``). No git command runs: a repository's own config (``core.fsmonitor``,
+    hooks, filters) could make git run a program. A repository not owned by the user running kerun
+    is not read at all (git's own ``safe.directory`` rule)."""
+    try:
+        gitdir = _git_dir(folder)
+        if gitdir is None or os.stat(gitdir).st_uid != os.getuid():
             return None
-        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain"], capture_output=True, text=True, timeout=5)
-        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
+        head = _read_small(gitdir / "HEAD").strip()
+        if _SHA.fullmatch(head):
+            return {"commit": head, "branch": None}
+        if not head.startswith("ref: refs/"):
+            return None
+        ref = head[len("ref: "):]
+        if ".." in ref or "\\" in ref:
+            return None
+        common = gitdir
+        if (gitdir / "commondir").is_file():  # a linked worktree keeps its branches in the main repository
+            common = (gitdir / _read_small(gitdir / "commondir").strip()).resolve()
+        branch = ref.removeprefix("refs/heads/")
+        for base in dict.fromkeys((gitdir, common)):
+            if (base / ref).is_file():
+                sha = _read_small(base / ref).strip()
+                return {"commit": sha, "branch": branch} if _SHA.fullmatch(sha) else None
+        if (common / "packed-refs").is_file():
+            for line in _read_small(common / "packed-refs").splitlines():
+                sha, _, name = line.partition(" ")
+                if name == ref and _SHA.fullmatch(sha):
+                    return {"commit": sha, "branch": branch}
+        return None  # a branch without a commit yet
+    except (OSError, ValueError):
         return None
+
+
+_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class RunDir:
@@ -156,8 +213,11 @@ class RunDir:
             raise RunError(f"{path} is not a kerun run folder (no {MANIFEST})", location=Location(str(path)))
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:
             raise RunError(f"the manifest of {path} cannot be read: {exc}") from None
+        if not isinstance(manifest, dict):
+            raise RunError(f"the manifest of {path} is not a JSON object; kerun did not write it",
+                           location=Location(str(manifest_path)))
         return cls(path, manifest)
 
     def load_spec(self) -> Any:
@@ -184,6 +244,59 @@ class RunDir:
                 tmp.unlink(missing_ok=True)
                 removed.append(tmp.name)
         return removed
+
+    def lock(self) -> None:
+        """Hold the run folder for this process until :meth:`unlock` (or its end): an exclusive
+        ``flock`` on ``.lock``, so a second ``--resume`` of a run being trained is refused. The file
+        is removed on unlock; a lock taken on a file removed meanwhile is taken again."""
+        import fcntl
+
+        target = self.path / LOCK_FILE
+        while True:
+            try:
+                fh = open(target, "a+b")  # a file object: the lock ends with it, even unreleased
+            except OSError as exc:
+                raise _disk_error(exc, target) from None
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                pid = self.manifest.get("pid")
+                raise RunError(f"the run {self.path} is being trained by another process" + (f" (pid {pid})" if pid else ""),
+                               hint="wait for it to end, or stop it; then resume the run") from None
+            try:
+                same = os.stat(target).st_ino == os.fstat(fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self._lock = fh
+                return
+            fh.close()  # the holder removed the file between our open and our lock: try again
+
+    def unlock(self) -> None:
+        fh = getattr(self, "_lock", None)
+        if fh is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path / LOCK_FILE)
+            fh.close()  # closing the file releases the flock
+            self._lock = None
+
+    def discard(self) -> None:
+        """Remove a run folder this process created and could not start (a full disk): no empty
+        or manifest-less run is left behind."""
+        self.unlock()
+        shutil.rmtree(self.path, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()  # only if no other run of this name is in it
+
+    def backed_up_epoch(self) -> int | None:
+        """The number of epochs the backup holds (what ``--resume`` continues after), or None."""
+        try:
+            data = json.loads(_read_small(self.file(BACKUP) / "training_metadata.json"))
+        except (OSError, ValueError):
+            return None
+        epoch = data.get("epoch") if isinstance(data, dict) else None
+        return epoch if isinstance(epoch, int) and not isinstance(epoch, bool) and epoch > 0 else None
 
     # -- files -------------------------------------------------------------------------------
 

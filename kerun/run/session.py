@@ -14,10 +14,11 @@ import keras
 from kerun.model.model import BuiltModel, build_model
 from kerun.model.objects import at, make_object
 from kerun.errors import RunError
-from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress
+from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress, kept_after_nan, weights_finite
 from kerun.run.multiworker import ReadOnlyBackupAndRestore
-from kerun.run.rundir import BACKUP, BEST_FILE, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
+from kerun.run.rundir import BACKUP, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
 from kerun.spec import LoadedSpec
+from kerun.spec.callback_paths import CALLBACK_PATHS, HINT as PATH_HINT, confine, path_problem
 
 if TYPE_CHECKING:
     from kerun.run.options import RunResult, TrainOptions
@@ -27,8 +28,6 @@ __all__ = ["TrainingSession", "compile_model", "model_summary"]
 # steps_per_execution when the spec says "auto": the most steps per call into TensorFlow that
 # benchmarks/ showed paying off, capped at the steps of one epoch (see README, Performance).
 AUTO_STEPS_PER_EXECUTION = 32
-_PATH_ARGS = {"ModelCheckpoint": "filepath", "TensorBoard": "log_dir", "CSVLogger": "filename", "BackupAndRestore": "backup_dir"}
-_PATH_DEFAULTS = {"ModelCheckpoint": BEST_FILE, "TensorBoard": "tensorboard", "CSVLogger": "keras_log.csv", "BackupAndRestore": BACKUP}
 
 
 # The run's backup is written at the end of an epoch only once the time since the last backup is at
@@ -49,6 +48,8 @@ class PacedBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self._last_end is not None and now - self._last_end < BACKUP_PACE * self._last_cost:
             self._current_epoch = epoch + 1
             self._last_batch_seen = 0
+            return
+        if not weights_finite(self.model):  # a NaN or infinite loss: keep the last good backup
             return
         if self.history is not None:
             self.history.flush_pending()  # the rows of the epochs backed up are on disk first
@@ -186,15 +187,20 @@ class TrainingSession:
 
     # -- callbacks ---------------------------------------------------------------------------
 
-    def _in_run(self, value: Any, key: str) -> Path:
-        path = Path(str(value))
-        target = (self.run_dir.path / path).resolve() if not path.is_absolute() else path.resolve()
-        if self.run_dir.path.resolve() not in (target, *target.parents):
-            raise RunError(
-                f"{key}: {value!r} would write outside the run folder",
-                hint="callback paths are relative to the run folder; leave them out to use the default",
-            )
-        return target
+    def _in_run(self, name: str, value: Any, key: str) -> str:
+        """The callback's path inside the run folder (kerun.spec.callback_paths); a ModelCheckpoint
+        template stays a template, its formatted path is checked again before each save."""
+        problem = path_problem(name, value)
+        if problem is None:
+            try:
+                target = confine(self.run_dir.path, str(value))
+            except ValueError:
+                problem = f"{value!r} would write outside the run folder"
+        if problem is not None:
+            raise RunError(f"{key}: {problem}", hint=PATH_HINT)
+        if name == "ModelCheckpoint":
+            return str(self.run_dir.path.resolve()).replace("{", "{{").replace("}", "}}") + "/" + str(value)
+        return str(target)
 
     def user_callbacks(self) -> list[keras.callbacks.Callback]:
         out: list[keras.callbacks.Callback] = []
@@ -207,20 +213,25 @@ class TrainingSession:
             info = catalog.lookup("callback", str(config["type"]))
             name = info.name if info else str(config["type"])
             with at(doc.locate(path), path, name):
-                if name in _PATH_ARGS:
-                    arg = _PATH_ARGS[name]
-                    config[arg] = str(self._in_run(config.get(arg, _PATH_DEFAULTS[name]), f"train.callbacks[{i}].{arg}"))
+                if name in CALLBACK_PATHS:
+                    arg, default = CALLBACK_PATHS[name]
+                    config[arg] = self._in_run(name, config.get(arg, default), f"train.callbacks[{i}].{arg}")
                 if name == "ModelCheckpoint":
                     kwargs = {k: v for k, v in config.items() if k not in ("type", "filepath")}
                     if not self.run_dir.writer:
                         continue
-                    out.append(AtomicModelCheckpoint(config["filepath"], **kwargs))
+                    out.append(AtomicModelCheckpoint(config["filepath"], root=self.run_dir.path, **kwargs))
                 elif name == "BackupAndRestore":
                     continue  # every run has one already, in the run folder
                 elif name in ("TensorBoard", "CSVLogger") and not self.run_dir.writer:
                     continue
                 else:
-                    out.append(make_object("callback", config))
+                    try:
+                        out.append(make_object("callback", config))
+                    except ImportError as exc:  # OrbaxCheckpoint without orbax-checkpoint installed
+                        what = f"the package {exc.name!r} is not installed" if exc.name else str(exc)
+                        raise RunError(f"{name} cannot be used: {what}", location=doc.locate(path), path=path,
+                                       hint="install the missing package, or remove the callback") from None
         return out
 
     # -- the run -----------------------------------------------------------------------------
@@ -296,11 +307,9 @@ class TrainingSession:
             )
         self.close()
         if nan_guard.reason:
-            raise RunError(
-                f"training stopped: {nan_guard.reason}",
-                hint="lower the learning rate, scale the inputs, or add clipnorm to the optimizer; "
-                f"the last good epoch is backed up in {run.file(BACKUP)}" + (f" and the best model in {run.file(BEST_FILE)}" if run.file(BEST_FILE).exists() else ""),
-            )
+            raise RunError(f"training stopped: {nan_guard.reason}",
+                           hint="lower the learning rate, scale the inputs, or add clipnorm to the optimizer; "
+                           + kept_after_nan(run, callbacks))
         self.stage("save")
         run.save_model(built.model, MODEL_FILE)
         self.stage("evaluate")

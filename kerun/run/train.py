@@ -59,8 +59,10 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
     from kerun.run.rundir import RunDir
     from kerun.run.session import TrainingSession
 
+    fresh = False
     if options.resume is not None:
         run = RunDir.open(options.resume)
+        run.lock()  # before anything is touched: a second --resume of a run in training stops here
         run.remove_stale_temporaries()
         if run.manifest.get("status") == "completed":
             raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
@@ -76,8 +78,16 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         run = _agreed_run_dir(loaded, Path(options.run_dir))
     else:
         run = RunDir.create(options.runs_dir, loaded.name, run_id=options.run_id, writer=_is_chief(loaded))
-        run.write_text(SPEC_FILE, loaded.to_yaml())
-    run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed)
+        fresh = run.writer
+    try:
+        if fresh:
+            run.lock()
+            run.write_text(SPEC_FILE, loaded.to_yaml())
+        run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed)
+    except KerunError:
+        if fresh:
+            run.discard()  # a full disk at the start leaves no empty or manifest-less run folder
+        raise
     t0 = time.perf_counter()
     session = TrainingSession(loaded, run, options)
     try:
@@ -99,6 +109,8 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         session.close()
         _record(run, "failed", f"{type(exc).__name__}: {exc}", session.epochs_done())
         raise
+    finally:
+        run.unlock()
     result.seconds = time.perf_counter() - t0
     return result
 

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 from kerun.errors import Problem
 from kerun.spec import catalog
 from kerun.spec.base import INT32_LIMIT
+from kerun.spec.callback_paths import CALLBACK_PATHS, HINT as PATH_HINT, path_problem
 from kerun.spec.data import FIELD_SPEC_KEYS
 from kerun.spec.loader import Document
 from kerun.spec.overrides import resolve_path
@@ -65,7 +66,7 @@ _POSITIVE_INTS = {"kernel_size", "pool_size", "strides", "dilation_rate", "size"
 _UNIT_INTERVAL_OPEN = {"rate", "dropout", "recurrent_dropout"}
 
 # Arguments the run fills in when the spec leaves them out: paths inside the run directory.
-RUN_PROVIDED = {("ModelCheckpoint", "filepath"), ("BackupAndRestore", "backup_dir"), ("CSVLogger", "filename")}
+RUN_PROVIDED = {(name, arg) for name, (arg, _default) in CALLBACK_PATHS.items()}
 
 
 def split_ref(ref: str) -> tuple[str, int | None]:
@@ -383,6 +384,19 @@ class Checker:
                     self._no_output(key, ("compile", "loss_weights", key), outputs)
         for i, cb in enumerate(self.spec.train.callbacks):
             self.check_object(cb, ("train", "callbacks", i), "callback")
+            self.check_callback_path(cb, ("train", "callbacks", i))
+
+    def check_callback_path(self, cb: Any, path: Path_) -> None:
+        """A callback's file or folder stays in the run folder, formatted or not (kerun.spec.callback_paths)."""
+        if not isinstance(cb, dict) or not isinstance(cb.get("type"), str):
+            return
+        info = catalog.lookup("callback", cb["type"])
+        name = info.name if info else cb["type"]
+        arg = CALLBACK_PATHS.get(name, (None,))[0]
+        if arg is not None and arg in cb:
+            problem = path_problem(name, cb[arg])
+            if problem:
+                self.add(path + (arg,), f"{arg}: {problem}", hint=PATH_HINT)
 
     def check_start(self) -> None:
         """``train.initial_weights`` is a .weights.h5 file; ``train.freeze`` names entries of the model."""

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from kerun_testing import ROOT, SPECS
 from kerun.cli import app
-from kerun.errors import RunError
+from kerun.errors import RunError, SpecError
 from kerun.run.train import TrainOptions, train_file
 
 runner = CliRunner()
@@ -272,7 +272,7 @@ def test_nan_loss_stops_and_fails_the_run(tmp_path: Path) -> None:
 
 def test_callback_paths_cannot_leave_the_run_folder(tmp_path: Path) -> None:
     spec = write_spec(tmp_path, text=SMALL.replace("save_best_only: true}", "save_best_only: true, filepath: ../../escape.keras}"))
-    with pytest.raises(RunError) as err:
+    with pytest.raises(SpecError) as err:  # refused before training, at the value's line
         train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
     assert "outside the run folder" in err.value.message
     assert not (tmp_path / "escape.keras").exists()
