@@ -1,7 +1,11 @@
-"""Model inputs for ``kerun predict`` (and ``kerun eval --data``): a file or a source mapping.
+"""Model inputs for ``kerun predict``: any source type training reads, as a file, a folder, a
+YAML file holding one source, or a source mapping.
 
-The fields of the source map to the model's inputs exactly as in training (the run's
-``data.inputs``: columns, scaling, reshape, dtype); label and target columns are ignored.
+A bare file or folder is read the way the run's training source is read when it is of a kind that
+source can read (a CSV with the training CSV's delimiter, header and names; a folder of images at
+the training image size; a text folder or CSV with its column), else by its extension. The fields
+then map to the model's inputs exactly as in training (the run's ``data.inputs``: columns,
+scaling, reshape, dtype); label and target columns are ignored.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from kerun.data.pipeline import StreamErrors, memory_dataset, stream_dataset, to
 from kerun.data.sources import read_source, source_schema
 from kerun.errors import DataError
 from kerun.spec import LoadedSpec
-from kerun.spec.data import SplitSpec
+from kerun.spec.data import _SOURCE_CLASSES as _SOURCE_PAIRS, Source
+from kerun.spec.suggest import did_you_mean
+from kerun.spec.loader import Document
 
 __all__ = ["Inputs", "read_inputs"]
 
@@ -34,49 +40,115 @@ class Inputs:
 
 
 _EXTENSIONS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet", ".npz": "npz"}
+_YAML = (".yaml", ".yml")
+_SOURCE_CLASSES = {tag: cls for cls, tag in _SOURCE_PAIRS}
+_READS_FOLDER = ("images", "text")
+_READS_CSV = ("csv", "text")  # a text source reads a CSV file too (with column:)
+
+
+class _InputContext(SourceContext):
+    """A predict source: its paths resolve from ``base`` (a YAML source's folder, else the working
+    directory), its errors point into ``doc`` (the YAML source's file) when there is one."""
+
+    def __init__(self, spec: Any, base: Path, doc: Document | None) -> None:
+        super().__init__(None, (), spec)
+        self.base, self.doc = base, doc
+
+    def locate(self, *keys: str | int):
+        return self.doc.locate(keys) if self.doc is not None else None
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else self.base / p
+
+
+def _source_from_path(train: Any, p: Path) -> dict[str, Any]:
+    """The source mapping for a bare file or folder: the training source's kind and options when it
+    reads this kind of path, else the kind the extension says."""
+    train_type = getattr(train, "type", None)
+    inherit = train.model_dump(exclude_none=True, exclude={"limit", "stream"}) if train_type else {}
+    if inherit.get("columns") and inherit.get("label") in inherit["columns"]:  # a file to predict may lack the label
+        inherit["columns"] = [c for c in inherit["columns"] if c != inherit["label"]]
+    suffix = p.suffix.lower()
+    if p.is_dir():
+        if train_type in _READS_FOLDER:
+            return {**inherit, "path": str(p)}
+        raise DataError(f"{p} is a folder: a folder is read as images or text, but the run's training source is {train_type or 'none'}",
+                        hint="give a file (.csv, .tsv, .parquet, .npz) or a YAML file with one data source")
+    kind = _EXTENSIONS.get(suffix)
+    if kind is None:
+        raise DataError(f"cannot tell the format of {p}: expected .csv, .tsv, .parquet, .npz, a folder, or a .yaml source",
+                        hint="write a YAML file with one source, such as {type: csv, path: ..., delimiter: ';'}")
+    if kind == "csv" and train_type in _READS_CSV:
+        mapping = {**inherit, "path": str(p)}
+        if train_type == "csv" and suffix == ".tsv" and "delimiter" not in train.model_fields_set:
+            mapping["delimiter"] = "\t"
+        return mapping
+    if kind == train_type:
+        return {**inherit, "path": str(p)}
+    mapping = {"type": kind, "path": str(p)}
+    if kind == "csv" and suffix == ".tsv":
+        mapping["delimiter"] = "\t"
+    label = getattr(train, "label", None)
+    if label and kind in ("csv", "parquet"):
+        mapping["label"] = label
+    return mapping
+
+
+def _validated(mapping: Any, doc: Document | None, what: str) -> Any:
+    """The source spec of ``mapping``; what is wrong with it is an error at its line in ``doc``."""
+    from kerun.errors import SpecError
+
+    if not isinstance(mapping, dict):
+        raise DataError(f"{what} must be one data source, a mapping such as {{type: csv, path: new.csv}}",
+                        location=doc.locate(()) if doc is not None else None)
+    try:
+        return TypeAdapter(Source).validate_python(dict(mapping))
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            loc = tuple(err["loc"])
+            loc = loc[1:] if loc and loc[0] == mapping.get("type") else loc  # the union's tag is no key of the file
+            hint = "a source needs 'type:' (csv, parquet, npz, images, text, ...) and that type's keys"
+            message = f"{what}: {err['msg']}"
+            if err["type"] == "extra_forbidden" and loc:
+                cls = _SOURCE_CLASSES.get(mapping.get("type"))
+                known = sorted(cls.model_fields) if cls is not None else []
+                message = f"{what}: unknown key {loc[-1]!r}"
+                hint = did_you_mean(str(loc[-1]), known) or f"the keys of a {mapping.get('type')} source: {', '.join(known)}"
+            if doc is None:
+                message = f"{what}: {'.'.join(map(str, loc)) + ': ' if loc else ''}{message[len(what) + 2:]}"
+            if doc is None:
+                raise DataError(message, hint=hint) from None
+            problems.append(doc.problem(loc, message, hint=hint))
+        raise SpecError.from_problems(problems) from None
 
 
 def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, batch_size: int) -> Inputs:
-    """Batched model inputs (x only) from a file or a source mapping, for ``kerun predict``.
+    """Batched model inputs (x only) for ``kerun predict``.
 
-    ``source`` is a path (``.csv``/``.tsv``, ``.parquet``/``.pq`` or ``.npz``, relative to the
-    working directory) or a mapping in the spec's source format (paths relative to the spec). Fields
-    map to inputs exactly as in training (``data.inputs``, scaling, reshape, dtype); label and target
-    columns are ignored. CSV and Parquet are streamed with bounded memory. The number of examples
-    is known for sources read into memory.
+    ``source`` is a file or folder (relative to the working directory), a YAML file holding one
+    source mapping (its paths relative to that file), or a mapping in the spec's source format
+    (paths relative to the run's spec). Every source type training reads is read the same way;
+    CSV and Parquet are streamed with bounded memory. The number of examples is known for sources
+    read into memory.
     """
-    from kerun.spec.data import HeldOut
+    from kerun.spec.loader import load_document
 
     ins, outs = list(built.input_names), list(built.output_names)
     train = loaded.spec.data.train if loaded.spec.data is not None else None
     label_hint = getattr(train, "label", None)
-    if isinstance(source, (str, Path)):
-        p = Path(source).expanduser()
-        kind = _EXTENSIONS.get(p.suffix.lower())
-        if kind is None:
-            raise DataError(f"cannot tell the format of {p}: expected .csv, .tsv, .parquet or .npz",
-                            hint="pass a source mapping such as {type: csv, path: ...} instead")
-        mapping: dict[str, Any] = {"type": kind, "path": str(p.resolve())}
-        if kind == "csv" and p.suffix.lower() == ".tsv":
-            mapping["delimiter"] = "\t"
-        if kind == "csv" and isinstance(train, type(None)) is False and getattr(train, "type", None) == "csv":
-            mapping["delimiter"] = mapping.get("delimiter", train.delimiter)
-        if label_hint and kind in ("csv", "parquet"):
-            mapping["label"] = label_hint
-        source = mapping
-        ctx_loaded: LoadedSpec | None = None
+    ctx: SourceContext
+    if isinstance(source, dict):
+        ctx = SourceContext(loaded, ("input",), _validated(source, None, "the input source"))
     else:
-        ctx_loaded = loaded
-    try:
-        spec = TypeAdapter(HeldOut).validate_python(dict(source))
-    except ValidationError as e:
-        raise DataError(f"not a data source: {e.errors()[0]['msg']}", hint="a source needs 'type:' and that type's keys") from None
-    if isinstance(spec, SplitSpec):
-        raise DataError("a split of the training data is not an input source for prediction")
-    ctx = SourceContext(ctx_loaded, ("input",), spec)
-    if ctx_loaded is None:
-        ctx.loaded = None
-    got, _ = read_source(ctx, None, stream=spec.type in ("csv", "parquet"))
+        p = Path(source).expanduser()
+        if p.suffix.lower() in _YAML and p.is_file():
+            doc = load_document(p)
+            ctx = _InputContext(_validated(doc.data, doc, "the input source"), p.resolve().parent, doc)
+        else:
+            ctx = _InputContext(_validated(_source_from_path(train, p.resolve()), None, f"the input {p}"), Path.cwd(), None)
+    got, _ = read_source(ctx, None, stream=True)
     schema = source_schema(ctx, got)
     if schema.label is not None and schema.label not in schema.shapes:
         schema.label = None

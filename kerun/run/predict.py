@@ -26,7 +26,7 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
     batch = batch_size or loaded.spec.train.batch_size
     from kerun.safeio import why_not_regular
 
-    reason = why_not_regular(input_path)  # a FIFO would hang the read, a device never end
+    reason = why_not_regular(input_path, folders=True)  # a FIFO would hang the read, a device never end; a folder of images or texts is read
     if reason == "no such file":
         raise DataError(f"no such input file: {input_path}")
     if reason is not None:
