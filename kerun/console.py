@@ -118,11 +118,66 @@ def summary_totals(info: Mapping[str, Any]) -> str:
             f"non-trainable: {info['non_trainable_params']:,}")
 
 
-def runs_table(rows: Sequence[Mapping[str, Any]], runs_dir: Any) -> "Table":
-    table = _table(f"runs in {runs_dir}", ["run", "status", "started", "duration", "epochs", "metrics"])
-    for r in rows:
-        table.add_row(r["run"], r["status"], r["started_at"] or "", r["duration"], str(r["epochs"] or ""), r["headline"])
-    return table
+def _started(value: Any) -> str:
+    """``2026-12-01T09:30:05Z`` as ``2026-12-01 09:30``: the minute is enough in a list."""
+    text = str(value or "")
+    return text[:16].replace("T", " ") if len(text) >= 16 and text[10:11] == "T" else text
+
+
+class _RunsView:
+    """The runs as a table when it fits the width; else two lines a run (the id, status, epochs,
+    time and start on the first, the metrics indented below), so an id is never cut or wrapped."""
+
+    def __init__(self, rows: Sequence[Mapping[str, Any]], runs_dir: Any) -> None:
+        self.rows, self.runs_dir = rows, runs_dir
+
+    _COLUMNS = (("run", False), ("status", False), ("started", False), ("time", True), ("epochs", True), ("metrics", False))
+
+    def cells(self) -> list[list[str]]:
+        return [[str(r["run"]), str(r["status"]), _started(r["started_at"]), str(r["duration"] or ""),
+                 str(r["epochs"] or ""), str(r["headline"] or "")] for r in self.rows]
+
+    def width(self) -> int:
+        """The table's width with no cell cut or wrapped (two spaces between columns)."""
+        cells = self.cells()
+        return sum(max([len(name), *(len(row[i]) for row in cells)]) + 2 for i, (name, _) in enumerate(self._COLUMNS))
+
+    def table(self) -> "Table":
+        from rich import box
+        from rich.table import Table
+
+        table = Table(title=f"runs in {self.runs_dir}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        for col, right in self._COLUMNS:
+            table.add_column(col, no_wrap=True, justify="right" if right else "left")
+        for row in self.cells():
+            table.add_row(*row)
+        return table
+
+    def lines(self) -> list[str]:
+        out = [f"runs in {self.runs_dir}"]
+        for r in self.rows:
+            out.append(f"{r['run']}  {r['status']}")
+            facts = [f"{r['epochs']} epochs" if r["epochs"] else "", r["duration"], _started(r["started_at"])]
+            if any(facts):
+                out.append("    " + ", ".join(f for f in facts if f))
+            if r["headline"]:
+                out.append(f"    {r['headline']}")
+        return out
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        if self.width() <= options.max_width:
+            yield self.table()
+            return
+        for line in self.lines():
+            yield Text(line)
+
+
+def runs_table(rows: Sequence[Mapping[str, Any]], runs_dir: Any) -> Any:
+    """The runs listed for a terminal or a pipe: a run id is what users copy, so it is shown whole
+    at any width (see :class:`_RunsView`)."""
+    return _RunsView(rows, runs_dir)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -139,9 +139,9 @@ def test_a_kerun_error_from_any_command_is_reported_without_a_traceback(monkeypa
 def test_json_errors_follow_the_json_option_not_a_parameter_name() -> None:
     result = runner.invoke(app, ["show", "no/such/run"])
     assert result.exit_code == 1 and "not a kerun run folder" in result.stderr and result.stdout == ""
-    result = runner.invoke(app, ["runs", "--runs-dir", "no/such/runs", "--json"])
+    result = runner.invoke(app, ["runs", "--runs-dir", __file__, "--json"])  # a file, not a runs folder
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["problems"][0]["message"].startswith("no runs folder at no/such/runs")
+    assert json.loads(result.stdout)["problems"][0]["message"] == f"{__file__} is not a folder"
 
 
 def test_a_bug_in_kerun_keeps_its_traceback(monkeypatch: Any) -> None:
