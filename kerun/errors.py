@@ -214,9 +214,19 @@ class SpecError(KerunError):
         found = sorted(set(problems), key=Problem.sort_key)
         if not found:
             raise ValueError("SpecError needs at least one problem")
+        if len(found) > MAX_PROBLEMS:  # 30,000 bad entries are not 60,000 lines on a terminal
+            more = len(found) - MAX_PROBLEMS
+            where = Location(found[0].location.file) if found[0].location else None
+            found = found[:MAX_PROBLEMS] + [Problem(
+                f"... and {more:,} more problem{'s' if more != 1 else ''} (the first {MAX_PROBLEMS} are shown)",
+                location=where, hint="fix these first; the same mistake repeated is often one fix")]
         err = cls(found[0].message, location=found[0].location, path=found[0].path, hint=found[0].hint)
         err.problems = found
         return err
+
+
+MAX_PROBLEMS = 100
+"""The most problems one SpecError reports; past it, one last problem says how many more there are."""
 
 
 class PluginError(KerunError):

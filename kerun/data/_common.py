@@ -115,7 +115,15 @@ class SourceContext:
         """The source's file, which must exist: else a DataError at the spec line of ``path``."""
         rel = getattr(self.spec, key)
         p = self.resolve(rel)
-        if not p.exists():
+        # A FIFO would hang the read and a device never end: only a regular file (or the folder of
+        # an images or text source) is read; a path too long or with a NUL is an error too.
+        from kerun.safeio import why_not_regular
+
+        kind = getattr(self.spec, "type", "source")
+        reason = why_not_regular(p, folders=kind in ("images", "text"))
+        if reason is not None and reason != "no such file":
+            raise DataError(f"{kind} source: {str(p)[:200]} cannot be read: {reason}", location=self.locate(key), path=self.path + (key,))
+        if reason is not None:
             raise DataError(
                 f"{getattr(self.spec, 'type', 'source')} source: no such file or folder: {p}",
                 location=self.locate(key),

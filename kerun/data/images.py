@@ -62,8 +62,8 @@ def read_images(ctx: SourceContext, limit: int | None = None) -> tuple[Arrays, l
                 if img.size != (width, height):
                     img = img.resize((width, height), Image.BILINEAR)
                 arr = np.asarray(img, dtype=np.float32)
-        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-            return e
+        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as e:
+            return e  # DecompressionBombError: the header claims more pixels than PIL's limit
         out[i] = arr.reshape(height, width, channels)
         return None
 

@@ -23,6 +23,10 @@ def _read_array(archive: np.lib.npyio.NpzFile, name: str) -> np.ndarray:
         shape, fortran, dtype = read_header(f)
         if dtype.hasobject:
             raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize  # Python ints: 2**40 rows do not wrap
+        held = archive.zip.getinfo(member).file_size
+        if claimed > held:  # a header may claim any shape: never allocate more than the data holds
+            raise EOFError(f"its header claims shape {tuple(shape)} ({claimed:,} bytes), the archive holds {held:,}")
         arr = aligned_empty(shape, dtype, fortran=fortran)
         view = memoryview(arr.reshape(-1, order="A").view(np.uint8))
         got = 0

@@ -366,13 +366,11 @@ def parse_document(text: str | bytes, file: str) -> Document:
 
 def load_document(path: str | Path) -> Document:
     """Read a spec file; a missing or unreadable file is a :class:`SpecError` too."""
-    p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise SpecError("no such file", location=Location(str(path))) from None
-    except IsADirectoryError:
-        raise SpecError("this is a folder, not a spec file", location=Location(str(path))) from None
-    except OSError as exc:
-        raise SpecError(f"cannot read the file: {exc.strerror}", location=Location(str(path))) from None
+    from kerun.safeio import NotReadable, read_bounded
+
+    try:  # a FIFO, a device or /dev/zero behind a symbolic link is refused before it is read
+        raw = read_bounded(path, MAX_BYTES)
+    except NotReadable as exc:
+        reason = "this is a folder, not a spec file" if exc.reason.startswith("a folder") else exc.reason
+        raise SpecError(reason, location=Location(str(path))) from None
     return parse_document(raw, str(path))

@@ -32,7 +32,7 @@ def resolve_path(data: Any, dotted: str, *, create: bool = False) -> tuple[Path_
         if isinstance(node, list):
             idx = _list_index(node, part)
             if idx is None:
-                names = [e.get("name") for e in node if isinstance(e, dict) and e.get("name")]
+                names = [e["name"] for e in node if isinstance(e, dict) and isinstance(e.get("name"), str) and e["name"]]
                 from kerun.spec.suggest import nearest
 
                 near = nearest(part, names)

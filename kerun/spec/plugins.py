@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kerun.errors import Problem
+from kerun.safeio import NotReadable, read_bounded, why_not_regular
 from kerun.spec.loader import Document
 
 __all__ = ["PluginClass", "plugin_path", "scan_plugins"]
@@ -123,23 +124,49 @@ def _init_args(node: ast.ClassDef) -> tuple[frozenset[str], bool, bool]:
     return frozenset(), True, False
 
 
+PLUGIN_MAX_BYTES = 16 * 1024 * 1024
+
+
 def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dict[str, list[PluginClass]], list[Problem]]:
     """Registered classes by short name and by ``package>Name``, and the problems found."""
     found: dict[str, list[PluginClass]] = {}
     problems: list[Problem] = []
     for i, entry in enumerate(entries):
-        path = plugin_path(entry, spec_dir)
-        if path is None or not path.is_file():
+        try:
+            path = plugin_path(entry, spec_dir)
+            reason = why_not_regular(path) if path is not None else "no such file"
+        except (OSError, ValueError) as exc:  # a name too long for the file system, a NUL, a lone surrogate
+            path, reason = None, f"the name cannot be a file or module ({exc.__class__.__name__})"
+        if reason is not None and reason != "no such file":
+            problems.append(doc.problem(("plugins", i), f"plugin {entry[:80]!r} cannot be read: {reason}"))
+            continue
+        if path is None or reason is not None:
             is_file = entry.endswith(".py") or "/" in entry
             what = f"no file {entry!r} beside the spec" if is_file else f"no importable module {entry!r}"
             hint = f"plugin files are relative to the spec file's folder, {spec_dir}" if is_file else "install the package, or give a .py file relative to the spec"
             problems.append(doc.problem(("plugins", i), f"plugin not found: {what}", hint=hint))
             continue
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        except (SyntaxError, UnicodeDecodeError, OSError) as exc:
+            tree = ast.parse(read_bounded(path, PLUGIN_MAX_BYTES).decode("utf-8"), filename=str(path))
+        except NotReadable as exc:
+            problems.append(doc.problem(("plugins", i), f"plugin {entry!r} cannot be read: {exc.reason}"))
+            continue
+        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             problems.append(doc.problem(("plugins", i), f"plugin {entry!r} cannot be read: {exc}"))
             continue
+        except (RecursionError, MemoryError):  # nested deeper than Python's own parser goes
+            problems.append(doc.problem(("plugins", i), f"plugin {entry!r} cannot be read: it is nested too deeply for Python to parse"))
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                registered, package, reg_name = _decorator_package(node)
+                if registered:
+                    a = node.args
+                    fn = PluginClass(name=reg_name or node.name, package=package, kind="function",
+                                     args=frozenset(x.arg for x in a.posonlyargs + a.args + a.kwonlyargs),
+                                     var_kwargs=a.kwarg is not None, base=None, file=str(path), line=node.lineno)
+                    found.setdefault(fn.name, []).append(fn)
+                    found.setdefault(fn.registered_name, []).append(fn)
         local: dict[str, str | None] = {}
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
