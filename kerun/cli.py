@@ -285,6 +285,9 @@ def _check_command(paths: list[Path], options: Any, fmt: Format, junit: Optional
     from kerun.console import CheckProgress, check_failure, check_summary
     from kerun.orchestrate.check import check_specs, exit_code, github_annotations, junit_xml
 
+    if any(str(p) == "-" for p in paths):  # each spec is read again by a worker process
+        _err("kerun check: a spec on standard input ('-') cannot be checked; save it to a file and check that")
+        return 2
     files = expand_specs(paths)
     if not files:
         _err("kerun check: no spec files found in " + ", ".join(map(str, paths)))

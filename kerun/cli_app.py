@@ -47,10 +47,42 @@ app = typer.Typer(
     help="Declarative model-and-training runner for tf.keras: check, build, train, evaluate and predict from a YAML spec.",
     cls=KerunGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # Typer's own --install-completion / --show-completion (bash, zsh, fish, PowerShell)
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def version_text() -> str:
+    """kerun's version and those of what it runs on, read from the installed packages' metadata
+    (TensorFlow is not imported: ``kerun --version`` answers at once)."""
+    import platform
+    from importlib import metadata
+
+    from kerun import __version__
+
+    parts = [f"kerun {__version__}"]
+    for dist, label in (("tensorflow", "TensorFlow"), ("keras", "Keras")):
+        try:
+            parts.append(f"{label} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{label} not installed")
+    return ", ".join(parts) + f" (Python {platform.python_version()})"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                 help="Print kerun's version and TensorFlow's and Keras's, and exit."),
+) -> None:
+    """Declarative model-and-training runner for tf.keras: check, build, train, evaluate and predict from a YAML spec."""
 
 TENSORFLOW_COMMANDS: set[str] = set()
 """The commands declared with ``command(tensorflow=True)``: :func:`main` quiets TensorFlow's native

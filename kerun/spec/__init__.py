@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -130,8 +131,25 @@ def load_spec(path: str | Path, overrides: Sequence[str] = (), *, root: Path | N
 
     ``root`` is the folder relative paths start from, when it is not the spec file's own (a run
     folder's copy of a spec points back to where the original was)."""
+    if str(path) == STDIN:  # ``kerun validate -``: the spec on standard input, paths relative to the current folder
+        return _check(parse_document(_stdin_text(), "<stdin>"), Path("<stdin>"), overrides, root)
     p = Path(path)
     return _check(load_document(p), p, overrides, root)
+
+
+STDIN = "-"
+"""The spec path that means standard input."""
+
+
+_stdin_read: tuple[Any, str] | None = None
+
+
+def _stdin_text() -> str:
+    """Standard input, read once per stream: a command that loads its spec twice sees the same text."""
+    global _stdin_read
+    if _stdin_read is None or _stdin_read[0] is not sys.stdin:
+        _stdin_read = (sys.stdin, sys.stdin.read())
+    return _stdin_read[1]
 
 
 def spec_from_text(text: str, file: str = "<spec>", overrides: Sequence[str] = ()) -> LoadedSpec:
