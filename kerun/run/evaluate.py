@@ -63,8 +63,25 @@ def _with_source(loaded: LoadedSpec, source_file: Path) -> LoadedSpec:
     return spec_from_text(text, file=str(source_file.resolve()))
 
 
-def _confusion(model: Any, ds: Any, output_names: list[str]) -> tuple[list[list[int]], int] | None:
-    """The confusion matrix of a single-output classifier, or None for anything else."""
+def _from_logits(model: Any, loaded: LoadedSpec) -> bool:
+    """Whether the single output's loss reads logits (``from_logits: true``): the compiled loss of
+    the saved model, or the run's spec."""
+    losses = [getattr(model, "loss", None), loaded.spec.compile.loss]
+    for loss in losses:
+        if isinstance(loss, dict) and "type" not in loss:
+            loss = next(iter(loss.values()), None)
+        elif isinstance(loss, (list, tuple)):
+            loss = loss[0] if loss else None
+        found = loss.get("from_logits") if isinstance(loss, dict) else getattr(loss, "from_logits", None)
+        if found:
+            return True
+    return False
+
+
+def _confusion(model: Any, ds: Any, output_names: list[str], *, logits: bool = False) -> tuple[list[list[int]], int] | None:
+    """The confusion matrix of a single-output classifier, or None for anything else. A one-unit
+    output is a probability thresholded at 0.5, or with ``logits`` a logit thresholded at 0
+    (sigmoid(z) > 0.5 exactly when z > 0)."""
     if len(output_names) != 1:
         return None
     width = model.outputs[0].shape[-1]
@@ -77,9 +94,9 @@ def _confusion(model: Any, ds: Any, output_names: list[str]) -> tuple[list[list[
         if width is None:
             return None
         if width == 1:
-            if not np.all((p >= 0) & (p <= 1)):
+            if not logits and not np.all((p >= 0) & (p <= 1)):
                 return None
-            y_pred.append((p.reshape(-1) > 0.5).astype(int))
+            y_pred.append((p.reshape(-1) > (0.0 if logits else 0.5)).astype(int))
             y_true.append(y.reshape(-1).astype(int))
         else:
             y_pred.append(p.reshape(-1, width).argmax(axis=-1))
@@ -95,28 +112,48 @@ def _confusion(model: Any, ds: Any, output_names: list[str]) -> tuple[list[list[
     return matrix.tolist(), n
 
 
+def _choose_split(loaded: LoadedSpec, split: str) -> tuple[str, str | None]:
+    """The split to evaluate, decided from the run's spec before TensorFlow loads: the one asked
+    for; for ``test`` (the default) on a run without one, the validation split, with a note."""
+    data = loaded.spec.data
+    have = ["train"] + [s for s in ("validation", "test") if data is not None and getattr(data, s) is not None]
+    if split in have:
+        return split, None
+    if split == "test" and "validation" in have:
+        return "validation", "the run has no test split: evaluated on its validation split"
+    raise DataError(f"the run's spec has no {split} split" + (" and no validation split" if split == "test" else ""),
+                    hint=f"splits available: {', '.join(have)} (--split); or give --data SOURCE.yaml")
+
+
 def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None = None) -> dict[str, Any]:
-    """Metrics of the run's model on one split (or on another source); written into the run."""
+    """Metrics of the run's model on one split (or on another source); written into the run.
+
+    ``split`` is test (the default: on a run without a test split, its validation split, and the
+    result's ``note`` says so), validation or train."""
     from kerun.data import load_datasets
     from kerun.run.plots import plot_confusion
 
+    note = None
+    if data_file is None:
+        split, note = _choose_split(RunDir.open(run_dir).load_spec(), split)
     run, loaded, built = load_run(run_dir)
     label = split
     if data_file is not None:
         loaded = _with_source(loaded, data_file)
         split, label = "train", f"data-{data_file.stem}"
+    logits = _from_logits(built.model, loaded)
     data = load_datasets(loaded, built)
     ds = getattr(data, split)
-    if ds is None:
-        have = [s for s in ("train", "validation", "test") if getattr(data, s) is not None]
-        raise DataError(
-            f"the run's spec has no {split} split",
-            hint=f"splits available: {', '.join(have)}; or give --data SOURCE.yaml",
-        )
+    if ds is None:  # pragma: no cover - _choose_split saw the spec's splits
+        raise DataError(f"the run's spec has no {split} split")
     with data.errors.mapped():  # a ragged row deep in a streamed file is a DataError, as in training
         metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
-        confusion = _confusion(built.model, ds, built.output_names)
+        confusion = _confusion(built.model, ds, built.output_names, logits=logits)
     result: dict[str, Any] = {"split": label, "examples": data.sizes.get(split), "metrics": {k: float(v) for k, v in metrics.items()}}
+    if note:
+        result["note"] = note
+    if logits and confusion is not None and built.model.outputs[0].shape[-1] == 1:
+        result["threshold"] = "logit > 0 (the loss has from_logits: true)"
     if confusion is not None:
         matrix, n = confusion
         names = data.class_names if data.class_names and len(data.class_names) == n else [str(i) for i in range(n)]

@@ -294,13 +294,6 @@ def test_eval_on_another_source(finished: Path, tmp_path: Path) -> None:
     assert (finished / "eval-data-more.json").is_file()
 
 
-def test_eval_of_a_missing_split_is_a_clear_error(tmp_path: Path) -> None:
-    spec = write_spec(tmp_path, epochs=1, text=SMALL.replace("  test: {split: 0.25}\n", ""))
-    run = train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
-    result = runner.invoke(app, ["eval", str(run.run_dir)])
-    assert result.exit_code == 2 and "no test split" in result.stderr and "validation" in result.stderr
-
-
 def test_history_writes_are_paced_but_every_row_lands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Short epochs do not each rewrite the two fsynced history files; the rows are all there at
     the end, and the files are written before every backup."""
