@@ -609,13 +609,27 @@ def render(catalog: dict[str, Any]) -> str:
     return json.dumps(catalog, indent=1, sort_keys=True, ensure_ascii=True) + "\n"
 
 
+def output_for(keras_version: str) -> Path:
+    """Where the catalogue of a Keras version lives: ``catalog.json`` for the newest supported
+    minor (``kerun.spec.catalogs.NEWEST``), ``catalogs/keras-<major>.<minor>.json`` for the others.
+    Run the generator once under each supported Keras (see kerun/spec/catalogs/__init__.py)."""
+    sys.path.insert(0, str(REPO))  # this checkout's kerun, not an installed copy
+    from kerun.spec.catalogs import HERE, NEWEST
+
+    minor = ".".join(keras_version.split(".")[:2])
+    return OUTPUT if minor == NEWEST else HERE / f"keras-{minor}.json"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if catalog.json is stale")
     parser.add_argument("--notes", action="store_true", help="print **kwargs diagnostics")
-    parser.add_argument("-o", "--output", type=Path, default=OUTPUT)
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="default: the installed Keras's catalogue (see output_for)")
     ns = parser.parse_args(argv)
-    text = render(build_catalog())
+    catalog = build_catalog()
+    ns.output = ns.output or output_for(catalog["keras_version"])
+    text = render(catalog)
     if ns.notes:
         for note in build_notes():
             print(note, file=sys.stderr)

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from kerun.spec.catalogs import catalog_file
 from kerun.spec.suggest import nearest
 
 __all__ = [
@@ -108,8 +109,8 @@ class ClassInfo:
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    """The parsed ``catalog.json``, loaded once."""
-    with _CATALOG_FILE.open(encoding="utf-8") as fh:
+    """The parsed catalogue of the installed Keras (:mod:`kerun.spec.catalogs`), loaded once."""
+    with catalog_file().open(encoding="utf-8") as fh:
         data: dict[str, Any] = json.load(fh)
     return data
 

@@ -17,11 +17,12 @@ from types import ModuleType
 
 import pytest
 
-from kerun.spec import catalog
+from kerun.spec import catalog, catalogs
 
 REPO = Path(__file__).resolve().parents[2]
 GENERATOR = REPO / "tools" / "gen_catalog.py"
-CATALOG_JSON = REPO / "kerun" / "spec" / "catalog.json"
+# the catalogue of the installed Keras: catalog.json for the newest, catalogs/keras-X.Y.json else
+CATALOG_JSON = catalogs.catalog_file()
 CATALOG_PY = REPO / "kerun" / "spec" / "catalog.py"
 
 
