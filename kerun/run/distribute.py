@@ -1,13 +1,46 @@
-"""``distribute.strategy``: the tf.distribute strategy a run trains under."""
+"""``distribute.strategy``: the tf.distribute strategy a run trains under.
+
+``mirrored`` places one replica on every local GPU; on a machine without one, TensorFlow has a
+single CPU device and the strategy a single replica. ``KERUN_CPU_DEVICES=N`` splits the CPU into
+N logical devices first, so ``mirrored`` runs N replicas there: it proves that a spec's
+multi-replica code works (the batch split, the gradient all-reduce, the metrics) before it goes to
+a GPU machine; it does not make training faster.
+"""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any, Iterator
 
+from kerun.errors import RunError
 from kerun.spec import LoadedSpec
 
-__all__ = ["strategy_scope"]
+__all__ = ["CPU_DEVICES_ENV", "split_cpu", "strategy_scope"]
+
+CPU_DEVICES_ENV = "KERUN_CPU_DEVICES"
+
+
+def split_cpu() -> None:
+    """Make ``KERUN_CPU_DEVICES`` logical CPU devices when it is set and there is no GPU."""
+    import os
+
+    import tensorflow as tf
+
+    raw = os.environ.get(CPU_DEVICES_ENV, "").strip()
+    if not raw or tf.config.list_physical_devices("GPU"):
+        return
+    if not raw.isdigit() or int(raw) < 1:
+        raise RunError(f"{CPU_DEVICES_ENV}={raw!r}: expected a positive number of logical CPU devices")
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration()] * int(raw)
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == len(wanted):
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError:
+        raise RunError(f"{CPU_DEVICES_ENV} must be set before TensorFlow starts in this process",
+                       hint="set it in the environment of the kerun command") from None
 
 
 @contextlib.contextmanager
@@ -19,6 +52,7 @@ def strategy_scope(loaded: LoadedSpec) -> Iterator[Any]:
     if name == "default":
         strategy = tf.distribute.get_strategy()
     elif name == "mirrored":
+        split_cpu()
         strategy = tf.distribute.MirroredStrategy()
     else:
         from kerun.run.multiworker import multi_worker_strategy

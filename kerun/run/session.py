@@ -100,12 +100,18 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
     with at(doc.locate(("compile", "metrics")), ("compile", "metrics"), "metrics"):
         metrics = _per_output(c.metrics, "metric", built.output_names, lists=True)
     spe: Any = c.steps_per_execution
-    if loaded.spec.distribute.strategy == "multi_worker_mirrored":
-        # Keras 3's multi-step loop fails across workers ("You must feed a value for placeholder
-        # tensor ... while/cond/Placeholder"): one step per call (kerun.run.multiworker).
+    import tensorflow as tf
+
+    strategy = loaded.spec.distribute.strategy
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if strategy == "multi_worker_mirrored" or (strategy == "mirrored" and replicas > 1):
+        # Keras 3's multi-step loop fails across workers, and across the replicas of one
+        # machine's mirrored strategy ("You must feed a value for placeholder tensor ...
+        # while/cond/Placeholder"): one step per call (kerun.run.multiworker).
         if spe not in ("auto", 1):
+            several = "" if strategy == "multi_worker_mirrored" else f" with {replicas} replicas"
             raise RunError(
-                f"compile.steps_per_execution: multi_worker_mirrored trains one step per call, got {spe}",
+                f"compile.steps_per_execution: {strategy}{several} trains one step per call, got {spe}",
                 location=doc.locate(("compile", "steps_per_execution")),
                 path=("compile", "steps_per_execution"),
                 hint="remove steps_per_execution or set it to 1 or auto",
@@ -249,7 +255,7 @@ class TrainingSession:
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
-        with strategy_scope(loaded):
+        with strategy_scope(loaded) as strategy:
             self.stage("build")
             built = build_model(loaded)
             self.stage("data")
@@ -261,6 +267,12 @@ class TrainingSession:
             train_size = data.sizes.get("train")
             steps_per_epoch = steps or (math.ceil(train_size / batch) if train_size else None)
             compile_model(loaded, built, steps_per_epoch=steps_per_epoch)
+        # Where it trains (kerun.run.devices), and what jit_compile: auto became on those devices
+        # (Keras's own choice: XLA on with a GPU, off on a CPU-only machine).
+        from kerun.run.devices import describe_devices
+
+        run.update(devices=describe_devices(strategy), jit_compile=bool(built.model.jit_compile),
+                   dtype_policy=spec.model.dtype_policy)
         run.write_text(SUMMARY, model_summary(built.model))
 
         epochs = options.epochs or spec.train.epochs
