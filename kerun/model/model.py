@@ -19,6 +19,7 @@ import keras
 
 from kerun.model.objects import at, make_object
 from kerun.model.plugins import load_plugins
+from kerun.model.precision import STATISTICS, dtype_policy_scope, output_dtype
 from kerun.errors import BuildError
 from kerun.spec import LoadedSpec
 from kerun.spec.check import split_ref
@@ -53,6 +54,14 @@ class _Builder:
         self.loaded = loaded
         self.spec = loaded.spec
         self.adapt: list[keras.layers.Layer] = []
+        # Precision (kerun.model.precision): under a mixed policy the model's output entries are
+        # built in float32, so the loss and the metrics see float32 values.
+        top = loaded.spec.model
+        self.policy = top.dtype_policy
+        outs = {split_ref(n)[0] for n in top.output_names()} if top.outputs is not None else set()
+        last = len(top.layers) - 1
+        self.float32_entries = {("model", "layers", i) for i, e in enumerate(top.layers)
+                                if (e.name in outs if outs else i == last)}
 
     def layer(self, entry: LayerSpec, path: tuple[str | int, ...]) -> keras.layers.Layer:
         assert entry.type is not None
@@ -62,7 +71,9 @@ class _Builder:
             if entry.args.get("trainable") is False:
                 model.trainable = False
             return model
-        config: dict[str, Any] = {"type": entry.type, **entry.args}
+        float32 = path in self.float32_entries or _class_name(entry.type) in STATISTICS
+        args = output_dtype(self.policy, entry.args) if float32 else entry.args
+        config: dict[str, Any] = {"type": entry.type, **args}
         if entry.name:
             config["name"] = entry.name
         layer = make_object("layer", config)
@@ -122,6 +133,14 @@ class _Builder:
             return keras.Model(inputs=model_inputs, outputs=out_tensors, name=name)
 
 
+def _class_name(name: str) -> str:
+    """The canonical Keras class of a layer type (``Convolution2D`` is ``Conv2D``)."""
+    from kerun.spec import catalog
+
+    info = catalog.lookup("layer", name)
+    return info.name if info else name
+
+
 def _describe(entry: LayerSpec) -> str:
     what = entry.type if entry.type else f"use: {entry.use}"
     return f"{what} ({entry.name})" if entry.name else what
@@ -153,7 +172,14 @@ def build_model(loaded: LoadedSpec) -> BuiltModel:
     if loaded.spec.seed is not None:
         keras.utils.set_random_seed(loaded.spec.seed)
     builder = _Builder(loaded)
-    model = builder.model(loaded.spec.model, ("model",), name=loaded.name.replace(".", "_"))
+    for sub_name, sub in loaded.spec.models.items():
+        if sub.dtype_policy not in ("float32", loaded.spec.model.dtype_policy):
+            path = ("models", sub_name, "dtype_policy")
+            raise BuildError(f"models.{sub_name}.dtype_policy: a sub-model is built under the model's policy",
+                             location=loaded.doc.locate(path), path=path,
+                             hint=f"set dtype_policy: {sub.dtype_policy} on model: instead")
+    with dtype_policy_scope(loaded.spec.model.dtype_policy):  # set for the build only, then restored
+        model = builder.model(loaded.spec.model, ("model",), name=loaded.name.replace(".", "_"))
     spec = loaded.spec.model
     input_names = list(spec.inputs)
     output_names = spec.output_names()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -75,6 +75,11 @@ class ModelSpec(SpecModel):
     inputs: dict[Annotated[str, Field(pattern=NAME_PATTERN)], ModelInput] = Field(min_length=1)
     layers: list[LayerSpec] = Field(min_length=1)
     outputs: str | list[str] | None = Field(None, description="entries whose outputs are the model's; the last entry by default")
+    dtype_policy: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32",
+        description="Keras dtype policy the model is built with: mixed_float16 / mixed_bfloat16 compute in half "
+        "precision with float32 variables and float32 outputs (on model: only; models: entries are built under it)",
+    )
 
     @model_validator(mode="before")
     @classmethod
