@@ -234,6 +234,15 @@ def _fmt(value: Any) -> str:
     return f"{v:.4g}" if abs(v) < 1e4 else f"{v:.3e}"
 
 
+def _steps_per_execution(model: Any) -> int:
+    """The steps Keras runs between two batch callbacks (1 when unknown)."""
+    value = getattr(model, "steps_per_execution", None) or getattr(model, "_steps_per_execution", None)
+    try:
+        return max(1, int(keras.ops.convert_to_numpy(value))) if value is not None else 1
+    except (TypeError, ValueError):
+        return 1
+
+
 class Progress(keras.callbacks.Callback):
     """Rich progress bars on a terminal; one line per epoch otherwise (CI logs); nothing if quiet."""
 
@@ -254,16 +263,22 @@ class Progress(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.mode == "rich":
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn,
+                                       TimeElapsedColumn)
 
+            # With several steps per execution Keras reports steps only every so many (or once an
+            # epoch): the spinner and the elapsed time, redrawn ten times a second, show it is working.
             self._progress = RichProgress(
+                SpinnerColumn(finished_text="[green]✓"),
                 TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TextColumn("{task.fields[rate]}"),
+                TextColumn("{task.fields[per_call]}"),
                 TimeElapsedColumn(),
+                TextColumn("{task.fields[rate]}"),
                 TextColumn("{task.fields[metrics]}"),
                 console=Console(file=self.stream),
+                refresh_per_second=10,
                 transient=False,
             )
             self._progress.start()
@@ -273,8 +288,10 @@ class Progress(keras.callbacks.Callback):
         self._seen = 0
         self._epoch = epoch
         if self._progress is not None:
+            per_call = _steps_per_execution(self.model)
             self._task = self._progress.add_task(
-                "train", total=self.steps, epoch=epoch + 1, epochs=self.epochs, rate="", metrics=""
+                "train", total=self.steps, epoch=epoch + 1, epochs=self.epochs, rate="", metrics="",
+                per_call=f"({per_call} steps a call)" if per_call > 1 else "",
             )
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
