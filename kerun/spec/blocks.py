@@ -145,6 +145,10 @@ class _Expander:
         counts: dict[str, int] = {}
         pending: str | None = None  # the output of a block that is not its last entry
         for rec in entries:
+            if not isinstance(rec.data, dict):  # not a mapping (null, a list): the shape check reports it
+                out.append(rec)
+                pending = None
+                continue
             if pending is not None and "inputs" not in rec.data:
                 rec.data["inputs"] = pending
             pending = None

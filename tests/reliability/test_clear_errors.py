@@ -125,3 +125,17 @@ def test_thousands_of_problems_are_capped_and_counted() -> None:
     assert len(problems) == MAX_PROBLEMS + 1
     assert problems[-1].message == f"... and {3000 - MAX_PROBLEMS:,} more problems (the first {MAX_PROBLEMS} are shown)"
     assert len(err.value.render().splitlines()) < 2 * MAX_PROBLEMS + 5
+
+
+@pytest.mark.parametrize("entry", [None, [1], "x", 3])
+def test_a_block_used_next_to_a_non_mapping_entry(entry: object) -> None:
+    import yaml
+
+    from kerun.spec import dump_yaml
+    from kerun_testing import SPECS
+
+    data = yaml.safe_load((SPECS / "xception_blocks.yaml").read_text())
+    data["model"]["layers"][5] = entry  # found by the fuzz: an AttributeError in blocks.expand
+    with pytest.raises(SpecError) as err:
+        spec_from_text(dump_yaml(data), file=str(SPECS / "fuzz.yaml"))
+    assert any(p.path == ("model", "layers", 5) for p in err.value.problems)
