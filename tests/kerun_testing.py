@@ -8,6 +8,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EXAMPLES = sorted(SPECS.glob("*.yaml"))
+TESTS = ROOT / "tests"
+
+TF_FOLDERS = frozenset({"model", "data", "run", "orchestrate", "interop", "reliability", "env"})
+TF_FILES = frozenset({"test_api.py", "test_tfenv.py"})
+
+
+def needs_tensorflow(path: Path) -> bool:
+    """Whether the tests in ``path`` (a test file) import TensorFlow, by where the file is: the
+    folders of the TensorFlow layers and of whole-command tests, and a few top-level files."""
+    rel = Path(path).resolve().relative_to(TESTS)
+    return rel.parts[0] in TF_FOLDERS or (len(rel.parts) == 1 and rel.name in TF_FILES)
 
 
 def invoke_in(folder: Path, args: list[str]) -> Any:
@@ -24,3 +35,36 @@ def invoke_in(folder: Path, args: list[str]) -> Any:
         return CliRunner().invoke(app, args)
     finally:
         os.chdir(old)
+
+
+SMALL_SPEC = """\
+name: small
+seed: 3
+data:
+  train: {type: synthetic, size: %(size)d, fields: {x: {shape: [8]}, label: {classes: 3}}}
+  validation: {split: 0.25}
+  test: {split: 0.25}
+model:
+  inputs: {x: [8]}
+  layers:
+    - {type: Dense, units: 16, activation: relu}
+    - {type: Dropout, rate: 0.1}
+    - {type: Dense, units: 3, activation: softmax}
+compile:
+  optimizer: {type: Adam, learning_rate: 0.01}
+  loss: sparse_categorical_crossentropy
+  metrics: [accuracy]
+train:
+  epochs: %(epochs)d
+  batch_size: 16
+  callbacks:
+    - {type: ModelCheckpoint, monitor: val_loss, save_best_only: true}
+"""
+"""The small spec the tests train: 3 classes of synthetic 8-feature rows, a tiny MLP (a few seconds)."""
+
+
+def small_spec(folder: Path, *, size: int = 96, epochs: int = 3, text: str = SMALL_SPEC, name: str = "small.yaml") -> Path:
+    """Write :data:`SMALL_SPEC` (or a variation of it: ``%(size)d`` and ``%(epochs)d`` are filled) into ``folder``."""
+    path = folder / name
+    path.write_text(text % {"size": size, "epochs": epochs})
+    return path

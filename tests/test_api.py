@@ -9,28 +9,13 @@ import pytest
 from typer.testing import CliRunner
 
 from kerun.cli import app
+from kerun_testing import small_spec
 from kerun.run.rundir import RUN_DIR_ENV
 from kerun.run.train import TrainOptions, train_file
 
-TINY = """\
-name: tiny
-seed: 1
-data:
-  train: {type: synthetic, size: 32, fields: {x: {shape: [4]}, label: {classes: 2}}}
-model:
-  inputs: {x: [4]}
-  layers:
-    - {type: Dense, units: 2, activation: softmax}
-compile:
-  optimizer: Adam
-  loss: sparse_categorical_crossentropy
-train: {epochs: 1, batch_size: 16}
-"""
-
 
 def test_train_trains_in_the_given_run_dir_and_ignores_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text(TINY)
+    spec = small_spec(tmp_path, size=32, epochs=1)
     decoy = tmp_path / "from-env"
     monkeypatch.setenv(RUN_DIR_ENV, str(decoy))
     result = train_file(spec, (), TrainOptions(runs_dir=tmp_path / "runs", run_dir=tmp_path / "agreed", progress="quiet"))
@@ -40,7 +25,7 @@ def test_train_trains_in_the_given_run_dir_and_ignores_the_environment(tmp_path:
 
     # no run_dir: a new timestamped folder under runs_dir, whatever the environment says
     result = train_file(spec, (), TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
-    assert result.run_dir.parent == tmp_path / "runs" / "tiny" and not decoy.exists()
+    assert result.run_dir.parent == tmp_path / "runs" / "small" and not decoy.exists()
 
     # the command line reads the environment once and passes it on
     old = os.getcwd()

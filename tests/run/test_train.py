@@ -15,42 +15,18 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kerun_testing import ROOT, SPECS
+from kerun_testing import ROOT, SMALL_SPEC, SPECS, small_spec
 from kerun.cli import app
 from kerun.errors import RunError, SpecError
 from kerun.run.train import TrainOptions, train_file
 
 runner = CliRunner()
 
-SMALL = """\
-name: small
-seed: 3
-data:
-  train: {type: synthetic, size: %(size)d, fields: {x: {shape: [8]}, label: {classes: 3}}}
-  validation: {split: 0.25}
-  test: {split: 0.25}
-model:
-  inputs: {x: [8]}
-  layers:
-    - {type: Dense, units: 16, activation: relu}
-    - {type: Dropout, rate: 0.1}
-    - {type: Dense, units: 3, activation: softmax}
-compile:
-  optimizer: {type: Adam, learning_rate: 0.01}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-train:
-  epochs: %(epochs)d
-  batch_size: 16
-  callbacks:
-    - {type: ModelCheckpoint, monitor: val_loss, save_best_only: true}
-"""
+SMALL = SMALL_SPEC
 
 
 def write_spec(folder: Path, *, size: int = 96, epochs: int = 3, text: str = SMALL) -> Path:
-    path = folder / "small.yaml"
-    path.write_text(text % {"size": size, "epochs": epochs})
-    return path
+    return small_spec(folder, size=size, epochs=epochs, text=text)
 
 
 @pytest.fixture(scope="module")
