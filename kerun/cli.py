@@ -146,6 +146,8 @@ def train(
         from kerun.orchestrate.check import CheckOptions
 
         raise typer.Exit(_check_command([spec], CheckOptions(overrides=tuple(overrides or ())), Format.text, None, json_out))
+    if not (json_out or quiet):  # TensorFlow's start, the data and the build take seconds before the first epoch
+        _err("kerun train: starting TensorFlow, reading the data, building the model ...")
     from kerun.run.train import TrainOptions, train as run_train
     from kerun.spec import load_spec
     from kerun.run.rundir import RUN_DIR_ENV, RunDir
@@ -220,7 +222,7 @@ def summary(
     from kerun.console import summary_table, summary_totals
     from kerun.model.describe import describe_model
 
-    loaded, model = _built_model(spec, overrides)
+    loaded, model = _built_model(spec, overrides, say=not json_out)
     info = describe_model(model, expand=expand)
     if json_out:
         print(json.dumps(info, indent=2))
@@ -228,8 +230,10 @@ def summary(
     _print(summary_table(f"{loaded.name} ({type(model).__name__})", info), summary_totals(info))
 
 
-def _built_model(spec: Path, overrides: Optional[list[str]]) -> tuple[Any, Any]:
-    """The loaded spec and its Keras model, for summary and plot."""
+def _built_model(spec: Path, overrides: Optional[list[str]], *, say: bool = True) -> tuple[Any, Any]:
+    """The loaded spec and its Keras model, for summary and plot (saying so on stderr: it takes seconds)."""
+    if say:
+        _err(f"building the model of {spec} (TensorFlow starts first) ...")
     from kerun.model.model import build_model
     from kerun.spec import load_spec
     from kerun.tfenv import quiet_tensorflow
@@ -250,6 +254,7 @@ def plot(
     from kerun.model.describe import plot_model
 
     _, model = _built_model(spec, overrides)
+    _err(f"drawing {output} ...")
     plot_model(model, output, expand=expand)
     print(f"wrote {output}")
 
@@ -432,6 +437,8 @@ def export(
     from kerun.tfenv import quiet_tensorflow
 
     quiet_tensorflow()
+    if not json_out:
+        _err(f"exporting {run_dir} as {fmt.value}, then loading it back to compare with the Keras model ...")
     result = export_run(run_dir, fmt.value, output)
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))

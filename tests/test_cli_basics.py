@@ -50,3 +50,14 @@ def test_a_spec_on_standard_input() -> None:
     assert explained.exit_code == 0 and "name: iris-mlp" in explained.stdout
     check = runner.invoke(app, ["check", "-"], input=text)
     assert check.exit_code == 2 and "standard input" in check.stderr
+
+
+def test_slow_commands_say_what_they_do_on_stderr_but_not_with_json() -> None:
+    import json
+
+    text = runner.invoke(app, ["summary", str(SPECS / "iris_mlp.yaml")])
+    assert text.exit_code == 0, text.output
+    assert text.stderr.startswith("building the model of ") and "total params" in text.stdout
+    as_json = runner.invoke(app, ["summary", str(SPECS / "iris_mlp.yaml"), "--json"])
+    assert as_json.exit_code == 0 and as_json.stderr == ""
+    assert json.loads(as_json.stdout)["total_params"] > 0
