@@ -13,12 +13,12 @@ import keras
 
 from kerun.model.model import BuiltModel, build_model
 from kerun.model.objects import at, make_object
-from kerun.model.runtime import runtime_errors
 from kerun.errors import RunError
-from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress
+from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress, kept_after_nan, weights_finite
 from kerun.run.multiworker import ReadOnlyBackupAndRestore
-from kerun.run.rundir import BACKUP, BEST_FILE, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
+from kerun.run.rundir import BACKUP, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
 from kerun.spec import LoadedSpec
+from kerun.spec.callback_paths import CALLBACK_PATHS, HINT as PATH_HINT, confine, path_problem
 
 if TYPE_CHECKING:
     from kerun.run.options import RunResult, TrainOptions
@@ -28,8 +28,6 @@ __all__ = ["TrainingSession", "compile_model", "model_summary"]
 # steps_per_execution when the spec says "auto": the most steps per call into TensorFlow that
 # benchmarks/ showed paying off, capped at the steps of one epoch (see README, Performance).
 AUTO_STEPS_PER_EXECUTION = 32
-_PATH_ARGS = {"ModelCheckpoint": "filepath", "TensorBoard": "log_dir", "CSVLogger": "filename", "BackupAndRestore": "backup_dir"}
-_PATH_DEFAULTS = {"ModelCheckpoint": BEST_FILE, "TensorBoard": "tensorboard", "CSVLogger": "keras_log.csv", "BackupAndRestore": BACKUP}
 
 
 # The run's backup is written at the end of an epoch only once the time since the last backup is at
@@ -50,6 +48,8 @@ class PacedBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self._last_end is not None and now - self._last_end < BACKUP_PACE * self._last_cost:
             self._current_epoch = epoch + 1
             self._last_batch_seen = 0
+            return
+        if not weights_finite(self.model):  # a NaN or infinite loss: keep the last good backup
             return
         if self.history is not None:
             self.history.flush_pending()  # the rows of the epochs backed up are on disk first
@@ -100,12 +100,18 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
     with at(doc.locate(("compile", "metrics")), ("compile", "metrics"), "metrics"):
         metrics = _per_output(c.metrics, "metric", built.output_names, lists=True)
     spe: Any = c.steps_per_execution
-    if loaded.spec.distribute.strategy == "multi_worker_mirrored":
-        # Keras 3's multi-step loop fails across workers ("You must feed a value for placeholder
-        # tensor ... while/cond/Placeholder"): one step per call (kerun.run.multiworker).
+    import tensorflow as tf
+
+    strategy = loaded.spec.distribute.strategy
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if strategy == "multi_worker_mirrored" or (strategy == "mirrored" and replicas > 1):
+        # Keras 3's multi-step loop fails across workers, and across the replicas of one
+        # machine's mirrored strategy ("You must feed a value for placeholder tensor ...
+        # while/cond/Placeholder"): one step per call (kerun.run.multiworker).
         if spe not in ("auto", 1):
+            several = "" if strategy == "multi_worker_mirrored" else f" with {replicas} replicas"
             raise RunError(
-                f"compile.steps_per_execution: multi_worker_mirrored trains one step per call, got {spe}",
+                f"compile.steps_per_execution: {strategy}{several} trains one step per call, got {spe}",
                 location=doc.locate(("compile", "steps_per_execution")),
                 path=("compile", "steps_per_execution"),
                 hint="remove steps_per_execution or set it to 1 or auto",
@@ -122,6 +128,28 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
             jit_compile=c.jit_compile,
             steps_per_execution=max(1, int(spe)),
         )
+
+
+def adapt_layers(built: BuiltModel, adapt_data: Any) -> None:
+    """Adapt preprocessing layers on the training split only (what feeds each layer)."""
+    if not built.adapt:
+        return
+    model = built.model
+    inputs = list(model.inputs)
+    for layer in built.adapt:
+        try:
+            layer_input = layer.input
+        except (AttributeError, ValueError):
+            layer_input = None
+        data = adapt_data()
+        if layer_input is not None and any(layer_input is t for t in inputs):
+            if len(inputs) > 1:
+                name = next(n for n, t in zip(built.input_names, inputs) if t is layer_input)
+                data = data.map(lambda x, _n=name: x[_n])
+        elif layer_input is not None:
+            feature = keras.Model(model.inputs if len(inputs) > 1 else inputs[0], layer_input)
+            data = data.map(lambda x: feature(x, training=False))
+        layer.adapt(data)
 
 
 def _full_class_weight(weights: dict[int, float] | None, built: BuiltModel) -> dict[int, float] | None:
@@ -165,15 +193,20 @@ class TrainingSession:
 
     # -- callbacks ---------------------------------------------------------------------------
 
-    def _in_run(self, value: Any, key: str) -> Path:
-        path = Path(str(value))
-        target = (self.run_dir.path / path).resolve() if not path.is_absolute() else path.resolve()
-        if self.run_dir.path.resolve() not in (target, *target.parents):
-            raise RunError(
-                f"{key}: {value!r} would write outside the run folder",
-                hint="callback paths are relative to the run folder; leave them out to use the default",
-            )
-        return target
+    def _in_run(self, name: str, value: Any, key: str) -> str:
+        """The callback's path inside the run folder (kerun.spec.callback_paths); a ModelCheckpoint
+        template stays a template, its formatted path is checked again before each save."""
+        problem = path_problem(name, value)
+        if problem is None:
+            try:
+                target = confine(self.run_dir.path, str(value))
+            except ValueError:
+                problem = f"{value!r} would write outside the run folder"
+        if problem is not None:
+            raise RunError(f"{key}: {problem}", hint=PATH_HINT)
+        if name == "ModelCheckpoint":
+            return str(self.run_dir.path.resolve()).replace("{", "{{").replace("}", "}}") + "/" + str(value)
+        return str(target)
 
     def user_callbacks(self) -> list[keras.callbacks.Callback]:
         out: list[keras.callbacks.Callback] = []
@@ -186,20 +219,25 @@ class TrainingSession:
             info = catalog.lookup("callback", str(config["type"]))
             name = info.name if info else str(config["type"])
             with at(doc.locate(path), path, name):
-                if name in _PATH_ARGS:
-                    arg = _PATH_ARGS[name]
-                    config[arg] = str(self._in_run(config.get(arg, _PATH_DEFAULTS[name]), f"train.callbacks[{i}].{arg}"))
+                if name in CALLBACK_PATHS:
+                    arg, default = CALLBACK_PATHS[name]
+                    config[arg] = self._in_run(name, config.get(arg, default), f"train.callbacks[{i}].{arg}")
                 if name == "ModelCheckpoint":
                     kwargs = {k: v for k, v in config.items() if k not in ("type", "filepath")}
                     if not self.run_dir.writer:
                         continue
-                    out.append(AtomicModelCheckpoint(config["filepath"], **kwargs))
+                    out.append(AtomicModelCheckpoint(config["filepath"], root=self.run_dir.path, **kwargs))
                 elif name == "BackupAndRestore":
                     continue  # every run has one already, in the run folder
                 elif name in ("TensorBoard", "CSVLogger") and not self.run_dir.writer:
                     continue
                 else:
-                    out.append(make_object("callback", config))
+                    try:
+                        out.append(make_object("callback", config))
+                    except ImportError as exc:  # OrbaxCheckpoint without orbax-checkpoint installed
+                        what = f"the package {exc.name!r} is not installed" if exc.name else str(exc)
+                        raise RunError(f"{name} cannot be used: {what}", location=doc.locate(path), path=path,
+                                       hint="install the missing package, or remove the callback") from None
         return out
 
     # -- the run -----------------------------------------------------------------------------
@@ -217,22 +255,24 @@ class TrainingSession:
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
-        with strategy_scope(loaded):
+        with strategy_scope(loaded) as strategy:
             self.stage("build")
             built = build_model(loaded)
             self.stage("data")
             data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
+            adapt_layers(built, data.adapt)
             self.stage("build")
-            if built.adapt:
-                # The first build told the data loader the model's inputs and outputs; this one
-                # adapts each preprocessing layer on the training split before building the
-                # layers after it (a one-hot lookup is as wide as its vocabulary).
-                built = build_model(loaded, adapt_data=data.adapt)
             batch = spec.train.batch_size
             steps = options.steps or spec.train.steps_per_epoch
             train_size = data.sizes.get("train")
             steps_per_epoch = steps or (math.ceil(train_size / batch) if train_size else None)
             compile_model(loaded, built, steps_per_epoch=steps_per_epoch)
+        # Where it trains (kerun.run.devices), and what jit_compile: auto became on those devices
+        # (Keras's own choice: XLA on with a GPU, off on a CPU-only machine).
+        from kerun.run.devices import describe_devices
+
+        run.update(devices=describe_devices(strategy), jit_compile=bool(built.model.jit_compile),
+                   dtype_policy=spec.model.dtype_policy)
         run.write_text(SUMMARY, model_summary(built.model))
 
         epochs = options.epochs or spec.train.epochs
@@ -265,9 +305,7 @@ class TrainingSession:
             # (benchmarks/README.md, digits_mlp).
             train_data, fit_steps = data.train.repeat(), steps_per_epoch
         self.stage("train")
-        # Only TensorFlow's and Keras's errors become a RunError here (at the entry whose op failed,
-        # the cause kept); a bug in kerun's own code (a callback) keeps its traceback.
-        with runtime_errors(loaded.doc, built.entries, ("train",), "training"), _data_errors(data):
+        with at(loaded.doc.locate(("train",)), ("train",), "training"), _data_errors(data):
             built.model.fit(
                 train_data,
                 validation_data=data.validation,
@@ -281,11 +319,9 @@ class TrainingSession:
             )
         self.close()
         if nan_guard.reason:
-            raise RunError(
-                f"training stopped: {nan_guard.reason}",
-                hint="lower the learning rate, scale the inputs, or add clipnorm to the optimizer; "
-                f"the last good epoch is backed up in {run.file(BACKUP)}" + (f" and the best model in {run.file(BEST_FILE)}" if run.file(BEST_FILE).exists() else ""),
-            )
+            raise RunError(f"training stopped: {nan_guard.reason}",
+                           hint="lower the learning rate, scale the inputs, or add clipnorm to the optimizer; "
+                           + kept_after_nan(run, callbacks))
         self.stage("save")
         run.save_model(built.model, MODEL_FILE)
         self.stage("evaluate")
@@ -295,7 +331,7 @@ class TrainingSession:
             if ds is None:
                 continue
             steps_eval = options.steps if options.steps else None
-            with runtime_errors(loaded.doc, built.entries, ("train",), f"evaluating the {split} split"), _data_errors(data):
+            with _data_errors(data):
                 values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
             metrics[split] = {k: float(v) for k, v in values.items()}
         run.write_json(METRICS, metrics)

@@ -17,10 +17,12 @@ from typing import Any, Iterable
 from kerun.errors import Problem
 from kerun.spec import catalog
 from kerun.spec.base import INT32_LIMIT
+from kerun.spec.callback_paths import CALLBACK_PATHS, HINT as PATH_HINT, path_problem
 from kerun.spec.data import FIELD_SPEC_KEYS
-from kerun.spec.loader import Document, resolve_path
+from kerun.spec.loader import Document
+from kerun.spec.overrides import resolve_path
 from kerun.spec.model import ModelSpec
-from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS, PluginClass, scan_plugins
+from kerun.spec.plugins import PluginClass, scan_plugins
 from kerun.spec.root import KerunSpec
 from kerun.spec.suggest import did_you_mean, nearest
 
@@ -64,7 +66,7 @@ _POSITIVE_INTS = {"kernel_size", "pool_size", "strides", "dilation_rate", "size"
 _UNIT_INTERVAL_OPEN = {"rate", "dropout", "recurrent_dropout"}
 
 # Arguments the run fills in when the spec leaves them out: paths inside the run directory.
-RUN_PROVIDED = {("ModelCheckpoint", "filepath"), ("BackupAndRestore", "backup_dir"), ("CSVLogger", "filename")}
+RUN_PROVIDED = {(name, arg) for name, (arg, _default) in CALLBACK_PATHS.items()}
 
 
 def split_ref(ref: str) -> tuple[str, int | None]:
@@ -104,15 +106,12 @@ class Checker:
     # -- plugins -----------------------------------------------------------------------------
 
     def plugin(self, name: str, kind: str | None) -> PluginClass | None:
-        # A registered function is never a class: only where Keras takes a callable (FUNCTION_KINDS).
-        matches = [c for c in self.plugins.get(name, []) if (c.kind in (None, kind) if kind else c.kind != "function")
-                   or (c.kind == "function" and kind in FUNCTION_KINDS)]
+        matches = [c for c in self.plugins.get(name, []) if kind is None or c.kind in (None, kind)]
         unique = {c.registered_name: c for c in matches}
         return next(iter(unique.values())) if len(unique) == 1 else None
 
     def plugin_names(self, kind: str | None) -> list[str]:
-        return [n for n, cs in self.plugins.items() if any((c.kind in (None, kind) if kind else c.kind != "function")
-                                                           or (c.kind == "function" and kind in FUNCTION_KINDS) for c in cs)]
+        return [n for n, cs in self.plugins.items() if any(kind is None or c.kind in (None, kind) for c in cs)]
 
     # -- Keras objects -----------------------------------------------------------------------
 
@@ -235,12 +234,6 @@ class Checker:
         if arg in _UNIT_INTERVAL_OPEN and owner not in ("GaussianNoise",):
             if not (_is_number(val) and 0 <= val < 1):
                 self.add(path, f"expected a number from 0 up to (not including) 1, got {val!r}")
-            return
-        if arg in FUNCTION_OPTIONS and isinstance(val, str):
-            if val not in FUNCTION_OPTIONS[arg] and not self.plugin(val, "function"):
-                self.add(path, f"unknown {arg} {val!r}: expected {', '.join(FUNCTION_OPTIONS[arg])} or a plugin function",
-                         hint=did_you_mean(val, [*FUNCTION_OPTIONS[arg], *self.plugin_names("function")])
-                         or "register the function in a plugin with @keras.saving.register_keras_serializable()")
             return
         expected = getattr(argdef, "type", None)
         if val is None or expected in (None, "null", "other"):
@@ -391,6 +384,19 @@ class Checker:
                     self._no_output(key, ("compile", "loss_weights", key), outputs)
         for i, cb in enumerate(self.spec.train.callbacks):
             self.check_object(cb, ("train", "callbacks", i), "callback")
+            self.check_callback_path(cb, ("train", "callbacks", i))
+
+    def check_callback_path(self, cb: Any, path: Path_) -> None:
+        """A callback's file or folder stays in the run folder, formatted or not (kerun.spec.callback_paths)."""
+        if not isinstance(cb, dict) or not isinstance(cb.get("type"), str):
+            return
+        info = catalog.lookup("callback", cb["type"])
+        name = info.name if info else cb["type"]
+        arg = CALLBACK_PATHS.get(name, (None,))[0]
+        if arg is not None and arg in cb:
+            problem = path_problem(name, cb[arg])
+            if problem:
+                self.add(path + (arg,), f"{arg}: {problem}", hint=PATH_HINT)
 
     def check_start(self) -> None:
         """``train.initial_weights`` is a .weights.h5 file; ``train.freeze`` names entries of the model."""
