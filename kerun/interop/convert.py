@@ -37,7 +37,7 @@ from kerun.interop.keras_config import (
     triples,
 )
 from kerun.spec import catalog
-from kerun.spec.check import argument_kind
+from kerun.spec.refs import argument_kind
 from kerun.spec.model import NAME_PATTERN
 
 __all__ = ["spec_from_config"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from kerun.errors import InteropError, Location
 from kerun.spec import catalog
-from kerun.spec.check import argument_kind
+from kerun.spec.refs import argument_kind
 
 __all__ = ["MODEL_CLASSES", "Ref", "read_model_config", "to_snake_case"]
 
