@@ -32,14 +32,14 @@ class Format(str, Enum):
 
 
 def expand_specs(paths: list[Path]) -> list[Path]:
-    """Files as given; folders become the ``*.yaml`` / ``*.yml`` files below them, sorted."""
-    out: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file()))
-        else:
-            out.append(p)
-    return out
+    """Files as given; folders become the spec files below them, sorted (kerun.spec.discover);
+    the other YAML files there are named on stderr as skipped."""
+    from kerun.spec.discover import find_specs
+
+    found = find_specs(paths)
+    for file, why in found.skipped:
+        _err(f"skipped {file}: {why}")
+    return found.specs
 
 
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Change one value before checking, e.g. --set train.epochs=3 (repeatable).")
@@ -135,6 +135,7 @@ def train(
     overrides: Optional[list[str]] = SetOption,
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir", help="Where run folders go."),
     resume: Optional[Path] = typer.Option(None, "--resume", metavar="RUN_DIR", help="Continue an interrupted or killed run in its folder."),
+    again: Optional[Path] = typer.Option(None, "--again", metavar="RUN_DIR", help="Train a completed run's own spec again in a new folder and compare the metrics."),
     json_out: bool = JsonOption("Print one JSON object with the run folder, status and metrics."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     smoke: bool = typer.Option(False, "--smoke", help="Run the stages of 'kerun check' for this spec instead of training."),
@@ -153,6 +154,19 @@ def train(
     from kerun.run.rundir import RUN_DIR_ENV, RunDir
 
     progress = "quiet" if quiet or json_out else "auto"
+    if again is not None:
+        if spec is not None or resume is not None or overrides:
+            raise typer.BadParameter("--again repeats a run as it was: give no spec, --set or --resume with it")
+        from kerun.console import again_table
+        from kerun.run.again import train_again
+
+        result, rows = train_again(again, TrainOptions(runs_dir=runs_dir, progress=progress))
+        if json_out:
+            print(json.dumps({**result.to_dict(), "repeats": str(again), "comparison": [r.to_dict() for r in rows]}, indent=2))
+            return
+        _print(again_table(rows, f"{again.name} again: {result.status} after {result.epochs} epochs"),
+               f"run folder: {result.run_dir}")
+        return
     if spec is None:
         if resume is None:
             raise typer.BadParameter("give a spec file, or --resume RUN_DIR")
@@ -275,6 +289,26 @@ def runs(
     from kerun.console import runs_table
 
     _print(runs_table(rows, runs_dir))
+
+
+@command()
+def compare(
+    run_dirs: list[Path] = typer.Argument(..., metavar="RUN_DIR...", help="Two or more run folders."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Draw their training curves overlaid in this PNG."),
+    json_out: bool = JsonOption("Print the differences and metrics as JSON."),
+) -> None:
+    """How runs differ: their specs' values, their metrics side by side, their curves in one picture."""
+    from kerun.run.compare import compare_runs, plot_comparison
+
+    comparison = compare_runs(run_dirs)
+    if output is not None:
+        plot_comparison(comparison, output)
+    if json_out:
+        print(json.dumps({**comparison.to_dict(), "picture": str(output) if output else None}, indent=2))
+        return
+    from kerun.console import compare_tables
+
+    _print(*compare_tables(comparison), *([f"curves: {output}"] if output else []))
 
 
 @command()

@@ -95,6 +95,37 @@ def metrics_table(metrics: Mapping[str, Mapping[str, float]], title: str) -> "Ta
     return table
 
 
+def again_table(rows: Sequence[Any], title: str) -> "Table":
+    """The metrics of a run and of its repeat (:class:`kerun.run.again.MetricChange` rows)."""
+    table = _table(title, ["split", "metric", "before", "again", "difference"], right=["before", "again", "difference"])
+    for r in rows:
+        cells = [f"{v:.4f}" if v is not None else "" for v in (r.before, r.after)]
+        diff = r.difference
+        table.add_row(r.split, r.metric, *cells, f"{diff:+.2e}" if diff is not None else "")
+    return table
+
+
+def compare_tables(comparison: Any) -> list["Table"]:
+    """:class:`kerun.run.compare.Comparison`: the spec values that differ, then the metrics."""
+    from kerun.run.compare import NOT_SET
+
+    runs = list(comparison.labels)
+    folders = _table("runs", ["run", "folder"])
+    folders.columns[1].overflow = "fold"
+    for label, path in zip(runs, comparison.runs):
+        folders.add_row(label, str(path))
+    diff = _table("spec values that differ" if comparison.differences else "the specs are the same",
+                  ["path", *runs])
+    for column in diff.columns:
+        column.overflow = "fold"  # a dotted path or a value is never cut: it is what a user copies
+    for key, values in comparison.differences:
+        diff.add_row(key, *[repr(v) if v is NOT_SET else short_value(v) for v in values])
+    metrics = _table("final metrics", ["split", "metric", *runs], right=runs)
+    for split, name, values in comparison.metrics:
+        metrics.add_row(split, name, *[f"{v:.4f}" if v is not None else "" for v in values])
+    return [folders, diff, metrics]
+
+
 def confusion_table(cm: Mapping[str, Any]) -> "Table":
     """``{"labels": [...], "matrix": [[...]]}``: rows are the true labels, columns the predicted."""
     table = _table("confusion matrix (rows: true, columns: predicted)", ["", *cm["labels"]], right=cm["labels"])

@@ -260,6 +260,7 @@ class TrainingSession:
             built = build_model(loaded)
             self.stage("data")
             data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
+            run.update(rows={k: v for k, v in data.sizes.items() if v is not None})  # examples per split
             adapt_layers(built, data.adapt)
             self.stage("build")
             batch = spec.train.batch_size

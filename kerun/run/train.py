@@ -69,7 +69,7 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         from kerun.spec.loader import load_document
 
         previous = load_document(run.file(SPEC_FILE)).data
-        if not _same_model(previous, loaded.data):
+        if not _same_model(previous, loaded.self_contained()):
             raise RunError(
                 "the spec's model differs from the run's; a resumed run must train the same model",
                 hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
@@ -83,7 +83,11 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         if fresh:
             run.lock()
             run.write_text(SPEC_FILE, loaded.to_yaml())
-        run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed)
+        run.start(spec_path=loaded.path, overrides=loaded.overrides, seed=loaded.spec.seed,
+                  extra={"data": _data_record(run, loaded)})
+        from kerun.run.provenance import PACKAGES, installed_packages
+
+        run.write_text(PACKAGES, installed_packages())
     except KerunError:
         if fresh:
             run.discard()  # a full disk at the start leaves no empty or manifest-less run folder
@@ -115,6 +119,23 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
     return result
 
 
+def _data_record(run: Any, loaded: LoadedSpec) -> list[dict[str, Any]]:
+    """The data this start reads (kerun.run.provenance); a resumed or repeated run is told, on
+    stderr and in the manifest, when it differs from what the run read before."""
+    from kerun.run.provenance import data_changes, fingerprint_sources
+
+    current = fingerprint_sources(loaded)
+    changes = data_changes(run.manifest.get("data"), current)
+    if changes:
+        import sys
+
+        print(f"kerun: warning: the data differs from what {run.path.name} read before:", file=sys.stderr)
+        for line in changes:
+            print(f"  {line}", file=sys.stderr)
+        run.manifest["data_changed"] = [*run.manifest.get("data_changed", []), *changes]
+    return current
+
+
 def _record(run: Any, status: str, error: str, epochs: int) -> None:
     """Write the final status; if even that fails (a full disk), the original error still wins."""
     try:
@@ -135,7 +156,7 @@ def _agreed_run_dir(loaded: LoadedSpec, path: Path) -> Any:
                            hint=f"unset {RUN_DIR_ENV} or point it to a new folder to train a new run")
         from kerun.spec.loader import load_document
 
-        if not _same_model(load_document(run.file(SPEC_FILE)).data, loaded.data):
+        if not _same_model(load_document(run.file(SPEC_FILE)).data, loaded.self_contained()):
             raise RunError(f"the spec's model differs from the run's in {path} ({RUN_DIR_ENV})",
                            hint=f"point {RUN_DIR_ENV} to a new folder to train this spec")
         run.writer = chief
