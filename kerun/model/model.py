@@ -22,7 +22,7 @@ from kerun.model.plugins import load_plugins
 from kerun.model.precision import STATISTICS, dtype_policy_scope, output_dtype
 from kerun.errors import BuildError
 from kerun.spec import LoadedSpec
-from kerun.spec.check import split_ref
+from kerun.spec.refs import split_ref
 from kerun.spec.model import LayerSpec, ModelSpec
 
 __all__ = ["ADAPTABLE", "BuiltModel", "build_model", "is_chain"]
