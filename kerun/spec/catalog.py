@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -65,7 +66,10 @@ class ArgInfo:
 
     ``type`` is coarse and inferred from the default: ``bool``, ``int``, ``float``, ``str``,
     ``list``, ``null`` (defaults to None, so any type may be meant) or ``other`` (a required
-    argument, or a default that is not JSON-representable; see ``default_repr``).
+    argument, or a default that is not JSON-representable; see ``default_repr``). A required
+    argument whose Keras docstring opens with its type (``Float, the scale ...``, ``Integer, the
+    height ...``) is ``number`` (a number, or a list of them) or ``str`` or ``bool`` instead of
+    ``other`` (:func:`_documented_type`).
     """
 
     name: str
@@ -79,6 +83,19 @@ class ArgInfo:
     #: A sentence or two from Keras's docstring (``Args:`` section); empty when it has none.
     #: Not compared: two arguments are the same whatever their help text says.
     doc: str = field(default="", compare=False)
+
+
+_DOC_TYPE = re.compile(r"^(?:an? |positive )?(float|int|integer|string|str|boolean|bool)(?:[,.]| (?:between|specifying)\b)", re.I)
+_DOC_TYPES = {"float": "number", "int": "number", "integer": "number", "string": "str", "str": "str",
+              "boolean": "bool", "bool": "bool"}
+
+
+def _documented_type(a: Mapping[str, Any]) -> str:
+    """The type of a required argument, when Keras's docstring opens with it."""
+    if a["type"] != "other" or not a["required"]:
+        return str(a["type"])
+    m = _DOC_TYPE.match(str(a.get("doc", "")))
+    return _DOC_TYPES[m.group(1).lower()] if m else "other"
 
 
 @dataclass(frozen=True)
@@ -137,7 +154,7 @@ def _classes(kind: str) -> Mapping[str, ClassInfo]:
                 name=arg,
                 required=bool(a["required"]),
                 default=a.get("default"),
-                type=a["type"],
+                type=_documented_type(a),
                 default_repr=a.get("default_repr"),
                 via_kwargs=bool(a.get("via_kwargs", False)),
                 doc=str(a.get("doc", "")),

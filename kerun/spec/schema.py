@@ -116,10 +116,11 @@ def _value_schema(owner: str, arg: catalog.ArgInfo, open_: bool) -> dict[str, An
         out = {"anyOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": 1,
                           "errorMessage": "expected a number from 0 up to (not including) 1"}, typed]}
     else:
-        plain = {"bool": ["boolean"], "int": ["number", "array"], "float": ["number"], "str": ["string"]}.get(arg.type)
-        words = {"bool": "true or false", "int": "a number", "float": "a number", "str": "a string"}
+        plain = {"bool": ["boolean"], "int": ["number", "array"], "number": ["number", "array"], "float": ["number"],
+                 "str": ["string"]}.get(arg.type)
+        words = {"bool": "true or false", "int": "a number", "number": "a number", "float": "a number", "str": "a string"}
         out = {"anyOf": [{"type": [*plain, "null"], "errorMessage": f"expected {words.get(arg.type)}"}, typed]} if plain else {}
-        if arg.type == "int":
+        if arg.type in ("int", "number"):
             out["anyOf"][0] = {"anyOf": [{"type": ["number", "null"], "errorMessage": "expected a number"},
                                          {"type": "array", "items": {"type": "number"}}]}
     if open_ and out:
