@@ -263,6 +263,7 @@ class Progress(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.mode == "rich":
             from rich.console import Console
+            from rich.table import Column
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, TextColumn,
                                        TimeElapsedColumn)
 
@@ -270,13 +271,14 @@ class Progress(keras.callbacks.Callback):
             # epoch): the spinner and the elapsed time, redrawn ten times a second, show it is working.
             self._progress = RichProgress(
                 SpinnerColumn(finished_text="[green]✓"),
-                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[per_call]}"),
-                TimeElapsedColumn(),
-                TextColumn("{task.fields[rate]}"),
-                TextColumn("{task.fields[metrics]}"),
+                TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}", table_column=Column(no_wrap=True)),
+                BarColumn(bar_width=24),
+                MofNCompleteColumn(table_column=Column(no_wrap=True)),
+                TextColumn("{task.fields[per_call]}", table_column=Column(no_wrap=True)),
+                TimeElapsedColumn(table_column=Column(no_wrap=True)),
+                TextColumn("{task.fields[rate]}", table_column=Column(no_wrap=True)),
+                # the metrics are cut to the width left (see _fit), so the counts and times stay whole
+                TextColumn("{task.fields[metrics]}", table_column=Column(ratio=1)),
                 console=Console(file=self.stream),
                 refresh_per_second=10,
                 transient=False,
@@ -300,17 +302,30 @@ class Progress(keras.callbacks.Callback):
             elapsed = max(time.perf_counter() - self._t0, 1e-9)
             rate = f"{self._seen * self.batch_size / elapsed:,.0f} samples/s"
             metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in (logs or {}).items())
-            self._progress.update(self._task, completed=self._seen, rate=rate, metrics=metrics)
+            self._progress.update(self._task, completed=self._seen, rate=rate, metrics=self._fit(metrics, rate))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         elapsed = time.perf_counter() - self._t0
         metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in (logs or {}).items() if k != "learning_rate")
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=self._seen, total=self._seen, metrics=metrics)
+            rate = self._progress.tasks[-1].fields.get("rate", "") if self._progress.tasks else ""
+            self._progress.update(self._task, completed=self._seen, total=self._seen, metrics=self._fit(metrics, rate))
         elif self.mode == "plain":
             rate = self._seen * self.batch_size / elapsed if elapsed > 0 else 0.0
             self.stream.write(f"epoch {epoch + 1}/{self.epochs}  {metrics}  ({elapsed:.1f}s, {rate:,.0f} samples/s)\n")
             self.stream.flush()
+
+    def _fit(self, metrics: str, rate: str) -> str:
+        """``metrics`` cut to what the terminal has left after the bar, the counts and the times
+        (else rich squeezes every column and cuts those short)."""
+        if self._progress is None:
+            return metrics
+        steps = len(str(self.steps or self._seen)) * 2 + 1
+        per_call = _steps_per_execution(self.model)
+        used = 2 + len(f"epoch {self.epochs}/{self.epochs}") + 1 + 24 + 1 + steps + 1 + (len(f"({per_call} steps a call)") + 1 if per_call > 1 else 1) \
+            + 8 + len(rate) + 2
+        room = max(12, self._progress.console.width - used)
+        return metrics if len(metrics) <= room else metrics[: room - 1] + "…"
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self.close()

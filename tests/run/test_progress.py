@@ -47,4 +47,8 @@ def test_the_steps_per_call_are_shown() -> None:
     progress.on_epoch_begin(0)
     task = progress._progress.tasks[0]
     assert task.fields["per_call"] == "(4 steps a call)" and task.total == 8
+    # long metrics are cut to the room left on the line, so rich never squeezes the counts and times
+    width = progress._progress.console.width
+    cut = progress._fit("  ".join(f"metric_{i} 0.1234" for i in range(40)), "1,234 samples/s")
+    assert cut.endswith("…") and len(cut) < width - 60
     progress.close()
