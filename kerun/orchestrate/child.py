@@ -14,7 +14,8 @@ that says how:
   (whatever a plugin printed before it), :func:`stage_line` / :func:`parse_stage` the stage a check
   has reached, :func:`message_line` / :func:`parse_message` a warm worker's typed messages.
 
-Standard library only (and the lifeline): the parent side never imports TensorFlow.
+Standard library only (and the lifeline, and the run folder's names): the parent side never
+imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -31,12 +32,7 @@ from typing import IO, Any, Sequence
 
 from kerun.orchestrate.lifeline import child_env
 
-try:  # the one definition, once run/rundir.py holds it (issue 17)
-    from kerun.run.rundir import RUN_DIR_ENV  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - until then
-    RUN_DIR_ENV = "KERUN_RUN_DIR"
-    """The exact run folder a ``kerun train`` child trains in (every worker of a multi-worker run,
-    each sweep trial); honoured by kerun.run.train."""
+from kerun.run.rundir import RUN_DIR_ENV  # the run folder a ``kerun train`` child trains in (TF-free)
 
 
 __all__ = ["GRACE", "RUN_DIR_ENV", "child_environment", "kill_group", "message_line", "parse_message",

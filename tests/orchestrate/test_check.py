@@ -79,7 +79,7 @@ def test_stages_and_results(checked: tuple) -> None:
     assert by_name["build_fails"]["result"] == "failed" and by_name["build_fails"]["stage"] == "build"
     assert by_name["no_data"]["result"] == "failed" and by_name["no_data"]["stage"] == "data"
     assert "Conv2D" in by_name["build_fails"]["message"]
-    assert "ragged.csv: row at line 3 has 2 fields" in by_name["no_data"]["message"]
+    assert "ragged.csv" in by_name["no_data"]["message"] and "short row" in by_name["no_data"]["message"]
     # problems carry the spec's line
     assert by_name["build_fails"]["problems"][0]["line"] == 7
     assert by_name["invalid"]["problems"][0]["line"] == 4
