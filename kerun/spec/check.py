@@ -361,7 +361,7 @@ class Checker:
         if arg is not None and arg in cb:
             problem = path_problem(name, cb[arg])
             if problem:
-                self.add(path + (arg,), f"{arg}: {problem}", hint=PATH_HINT)
+                self.add(path + (arg,), problem, hint=PATH_HINT)
 
     def check_start(self) -> None:
         """``train.initial_weights`` is a .weights.h5 file; ``train.freeze`` names entries of the model."""
