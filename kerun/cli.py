@@ -187,7 +187,7 @@ def train(
 @command("eval", tensorflow=True)
 def eval_(
     run_dir: Path = typer.Argument(..., help="A run folder."),
-    split: str = typer.Option("test", "--split", help="test, validation or train."),
+    split: str = typer.Option("test", "--split", help="test (on a run without one: validation), validation or train."),
     data: Optional[Path] = typer.Option(None, "--data", metavar="SOURCE.yaml", help="Evaluate on another source (a YAML file with one data source)."),
     json_out: bool = JsonOption("Print the result as JSON."),
 ) -> None:
@@ -203,14 +203,15 @@ def eval_(
     from kerun.console import confusion_table, metrics_table
 
     cm = result.get("confusion_matrix")
-    _print(metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples"),
+    note = f" ({result['note']})" if result.get("note") else ""
+    _print(metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples{note}"),
            *([confusion_table(cm)] if cm else []))
 
 
 @command(tensorflow=True)
 def predict(
     run_dir: Path = typer.Argument(..., help="A run folder."),
-    input: Path = typer.Option(..., "--input", "-i", help="A CSV, Parquet or npz file, or a YAML file with one data source."),
+    input: Path = typer.Option(..., "--input", "-i", help="A CSV/TSV, Parquet or npz file, a folder of images or texts, or a YAML file with one data source."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="OUT.csv, .npy, .npz or .parquet (default: in the run folder)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     json_out: bool = JsonOption(),

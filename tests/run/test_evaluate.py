@@ -82,6 +82,7 @@ def test_without_a_test_split_eval_uses_validation_and_says_so(logits_run: Path)
     assert (logits_run / "eval-validation.json").is_file() and not (logits_run / "eval-test.json").exists()
     text = runner.invoke(app, ["eval", str(logits_run)])
     assert text.exit_code == 0 and "validation" in text.stdout
+    assert "the run has no test split: evaluated on its validation split" in " ".join(text.stdout.split())
 
 
 def test_a_logit_output_is_thresholded_at_zero(logits_run: Path) -> None:
