@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -79,7 +80,9 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], targe
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     total = sum(sum(row) for row in matrix)
-    ax.set_title(title or f"confusion matrix ({total} examples)")
+    # over the whole figure, wrapped to its width: a run's id is longer than the matrix is wide
+    chars = max(20, int(fig.get_size_inches()[0] * _DPI / 8))
+    fig.suptitle("\n".join(textwrap.wrap(title or f"confusion matrix ({total} examples)", chars)), fontsize=11)
     top = max((max(row) for row in matrix if len(row)), default=0)
     if n <= 30:
         for i, row in enumerate(matrix):

@@ -67,7 +67,7 @@ def test_confusion_matrix_is_sized_to_the_classes_titled_and_scaled(tmp_path: Pa
     fig = figures[-1]
     ax, colour_scale = fig.axes  # the matrix and its colour scale
     assert colour_scale.get_ylabel() == "examples"
-    assert ax.get_title() == "confusion matrix (30 examples)"
+    assert fig._suptitle.get_text() == "confusion matrix (30 examples)"
     assert [t.get_text() for t in ax.get_xticklabels()] == ["setosa", "versicolor", "virginica"]
     assert len(ax.texts) == 9
     renderer = fig.canvas.get_renderer()
@@ -80,8 +80,17 @@ def test_confusion_matrix_is_sized_to_the_classes_titled_and_scaled(tmp_path: Pa
     plot_confusion([[int(i == j) * 5 for j in range(20)] for i in range(20)], names, many, title="twenty")
     fig = figures[-1]
     ax = fig.axes[0]
-    assert ax.get_title() == "twenty"
+    assert fig._suptitle.get_text() == "twenty"
     renderer = fig.canvas.get_renderer()
     assert _overlaps(ax.get_xticklabels(), renderer) == [] and _overlaps(ax.get_yticklabels(), renderer) == []
     big = _png_size(many)
     assert big[0] > small[0] and big[1] > small[1]
+
+
+def test_a_long_title_stays_inside_the_picture(tmp_path: Path, figures: list[Any]) -> None:
+    title = "iris-mlp-with-a-long-name/20261201T100033Z-484071: test (30 examples)"
+    plot_confusion([[10, 0, 0], [0, 8, 2], [0, 3, 7]], ["setosa", "versicolor", "virginica"], tmp_path / "c.png", title=title)
+    fig = figures[-1]
+    box = fig._suptitle.get_window_extent(fig.canvas.get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height
+    assert fig._suptitle.get_text().replace("\n", " ") == title
