@@ -7,6 +7,8 @@ a label column holding class names is turned into indices in sorted order.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from kerun.data._common import Arrays, SourceContext, missing_name_error
@@ -32,7 +34,8 @@ def read_text(ctx: SourceContext, limit: int | None = None) -> tuple[Arrays, lis
     spec = ctx.spec
     root = ctx.file()
     if root.is_file():
-        inner = type(ctx)(ctx.loaded, ctx.path, _CsvView(spec))
+        inner = copy.copy(ctx)  # the same place and path resolution (a predict input's too), read as CSV
+        inner.spec, inner.extra = _CsvView(spec), {}
         arrays = read_csv(inner, limit)
         column = spec.column or spec.field
         if column not in arrays.fields:

@@ -66,3 +66,34 @@ def test_synthetic_arrays_and_synthetic_datasets(tmp_path):
     assert yb["cls"].shape == (32,) and yb["cls"].dtype.name == "int32" and yb["bin"].shape == (32, 1)
     built.model.compile(optimizer="adam", loss={"cls": "sparse_categorical_crossentropy", "bin": "binary_crossentropy"})
     built.model.fit(ds.train, validation_data=ds.validation, epochs=1, verbose=0)
+
+
+TEXT = """
+data:
+  train: {type: text, path: %s, column: review}
+model:
+  inputs: {text: {shape: [1], dtype: string}}
+  layers:
+    - {type: TextVectorization, max_tokens: 20, output_sequence_length: 4}
+    - {type: Embedding, input_dim: 20, output_dim: 2}
+    - {type: GlobalAveragePooling1D}
+    - {type: Dense, units: 2, activation: softmax}
+compile: {optimizer: adam, loss: sparse_categorical_crossentropy}
+train: {batch_size: 4}
+"""
+
+
+def test_read_inputs_reads_text_as_the_training_source_does(tmp_path):
+    """A text folder (one sub-folder per class) and a CSV with the training source's column."""
+    for cls, words in (("neg", ["bad film", "dull"]), ("pos", ["great", "fine film"])):
+        (tmp_path / "texts" / cls).mkdir(parents=True)
+        for i, w in enumerate(words):
+            (tmp_path / "texts" / cls / f"{i}.txt").write_text(w)
+    (tmp_path / "train.csv").write_text("review,label\nok,pos\nmeh,neg\n")
+    loaded, built = make_spec(tmp_path, TEXT % "train.csv")
+    got = read_inputs(loaded, built, tmp_path / "texts", batch_size=3)
+    assert got.size == 4
+    assert [t.decode() for t in collect(got.dataset).reshape(-1)] == ["bad film", "dull", "great", "fine film"]
+    (tmp_path / "new.csv").write_text("id,review\n1,so so\n2,loved it\n")  # no label column
+    got = read_inputs(loaded, built, tmp_path / "new.csv", batch_size=3)
+    assert [t.decode() for t in collect(got.dataset).reshape(-1)] == ["so so", "loved it"]
