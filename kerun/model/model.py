@@ -13,22 +13,21 @@ input name; models with several outputs return a dict keyed by output name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import keras
 
+from kerun.model.adapt import adapt_on, adapt_without_data, needs_state
+from kerun.model.inputs import call_layer, check_keywords
 from kerun.model.objects import at, make_object
 from kerun.model.plugins import load_plugins
 from kerun.model.precision import STATISTICS, dtype_policy_scope, output_dtype
 from kerun.errors import BuildError
 from kerun.spec import LoadedSpec
-from kerun.spec.refs import split_ref
+from kerun.spec.check import split_ref
 from kerun.spec.model import LayerSpec, ModelSpec
 
-__all__ = ["ADAPTABLE", "BuiltModel", "build_model", "is_chain"]
-
-# Preprocessing layers whose state comes from data: adapted on the training split before fit.
-ADAPTABLE = ("Normalization", "TextVectorization", "StringLookup", "IntegerLookup", "Discretization", "Hashing")
+__all__ = ["BuiltModel", "build_model", "is_chain"]
 
 
 @dataclass
@@ -36,8 +35,14 @@ class BuiltModel:
     model: keras.Model
     input_names: list[str]
     output_names: list[str]
+    #: Preprocessing layers whose state comes from data and that this build did not adapt (it was
+    #: built without data): ``build_model(loaded, adapt_data=...)`` adapts them while it builds.
     adapt: list[keras.layers.Layer] = field(default_factory=list)
+    #: The preprocessing layers this build adapted on the training split.
+    adapted: list[keras.layers.Layer] = field(default_factory=list)
     sequential: bool = False
+    #: The spec entry (its path) that made each layer, by the layer's name (for runtime errors).
+    entries: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
 
 
 def is_chain(model: ModelSpec) -> bool:
@@ -50,10 +55,13 @@ def is_chain(model: ModelSpec) -> bool:
 
 
 class _Builder:
-    def __init__(self, loaded: LoadedSpec) -> None:
+    def __init__(self, loaded: LoadedSpec, adapt_data: Callable[[], Any] | None) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
-        self.adapt: list[keras.layers.Layer] = []
+        self.adapt_data = adapt_data
+        self.pending: list[keras.layers.Layer] = []
+        self.adapted: list[keras.layers.Layer] = []
+        self.entries: dict[str, tuple[str | int, ...]] = {}
         # Precision (kerun.model.precision): under a mixed policy the model's output entries are
         # built in float32, so the loss and the metrics see float32 values.
         top = loaded.spec.model
@@ -70,6 +78,7 @@ class _Builder:
             model = self.model(sub, ("models", entry.type), name=entry.name or None)
             if entry.args.get("trainable") is False:
                 model.trainable = False
+            self.entries[model.name] = path
             return model
         float32 = path in self.float32_entries or _class_name(entry.type) in STATISTICS
         args = output_dtype(self.policy, entry.args) if float32 else entry.args
@@ -79,9 +88,25 @@ class _Builder:
         layer = make_object("layer", config)
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"{entry.type!r} is not a Keras layer or model")
-        if type(layer).__name__ in ADAPTABLE and hasattr(layer, "adapt"):
-            self.adapt.append(layer)
+        self.entries[layer.name] = path
         return layer
+
+    def prepare(self, layer: Any, x: Any, feature: Callable[[Any], Any] | None, path: tuple[str | int, ...],
+                entry: LayerSpec) -> None:
+        """Adapt ``layer`` before it is called on ``x`` (``feature`` maps the training inputs to x)."""
+        if not needs_state(layer) or isinstance(x, (list, tuple, dict)):
+            return
+        if self.adapt_data is None:
+            self.pending.append(layer)
+            adapt_without_data(layer, x)
+            return
+        if path[0] == "models":
+            raise BuildError(f"{_describe(entry)}: a {type(layer).__name__} inside a sub-model cannot be adapted "
+                             "on the training data", location=self.loaded.doc.locate(path), path=path,
+                             hint="give its state in the spec (vocabulary, mean and variance, bin_boundaries), "
+                             "or move it to the main model, before the sub-model")
+        adapt_on(layer, self.adapt_data(), feature)
+        self.adapted.append(layer)
 
     def model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None) -> keras.Model:
         doc = self.loaded.doc
@@ -91,11 +116,18 @@ class _Builder:
         }
         if is_chain(spec):
             seq = keras.Sequential(name=name)
-            seq.add(next(iter(inputs.values())))
+            first = next(iter(inputs.values()))
+            seq.add(first)
             for i, entry in enumerate(spec.layers):
                 epath = path + ("layers", i)
                 with at(doc.locate(epath), epath, _describe(entry)):
-                    seq.add(self.layer(entry, epath))
+                    layer = self.layer(entry, epath)
+                    if seq.layers:
+                        x, feature = seq.outputs[0], (lambda d, _s=seq: _s(d, training=False))
+                    else:
+                        x, feature = first, None
+                    self.prepare(layer, x, feature, epath, entry)
+                    seq.add(layer)
             return seq
 
         tensors: dict[str, Any] = dict(inputs)
@@ -110,13 +142,16 @@ class _Builder:
                         k: _tensor(tensors, v) if isinstance(v, str) else [_tensor(tensors, r) for r in v]
                         for k, v in entry.inputs.items()
                     }
+                    check_keywords(layer, kwargs)
                     out = layer(**kwargs)
                 else:
                     refs = entry.input_refs()
                     x = previous if refs is None else [_tensor(tensors, r) for _, r in refs]
                     if isinstance(x, list) and len(x) == 1:
                         x = x[0]
-                    out = layer(x)
+                    if not entry.use:
+                        self.prepare(layer, x, _feature(inputs, x), epath, entry)
+                    out = call_layer(layer, x)
             if entry.name:
                 tensors[entry.name] = out
                 layers[entry.name] = layer
@@ -131,6 +166,17 @@ class _Builder:
         model_inputs: Any = inputs if len(inputs) > 1 else next(iter(inputs.values()))
         with at(doc.locate(path), path, "the model"):
             return keras.Model(inputs=model_inputs, outputs=out_tensors, name=name)
+
+
+def _feature(inputs: dict[str, Any], x: Any) -> Callable[[Any], Any] | None:
+    """What maps a batch of the model's inputs (one array, or a dict by input name) to ``x``.
+
+    Inputs are paired by name, never by position: Keras orders ``model.inputs`` its own way."""
+    for name, tensor in inputs.items():
+        if tensor is x:
+            return None if len(inputs) == 1 else (lambda d, _n=name: d[_n])
+    sub = keras.Model(inputs if len(inputs) > 1 else next(iter(inputs.values())), x)
+    return lambda d: sub(d, training=False)
 
 
 def _class_name(name: str) -> str:
@@ -158,20 +204,28 @@ def _tensor(tensors: dict[str, Any], ref: str) -> Any:
     return value[index]
 
 
-def build_model(loaded: LoadedSpec) -> BuiltModel:
-    """Import the plugins, seed, and build the model; Keras errors arrive at the entry's line."""
+def build_model(loaded: LoadedSpec, adapt_data: Callable[[], Any] | None = None) -> BuiltModel:
+    """Import the plugins, seed, and build the model; Keras errors arrive at the entry's line.
+
+    ``adapt_data`` returns the training split's inputs (one array, or a dict by input name) as a
+    ``tf.data.Dataset``: each preprocessing layer whose state the spec leaves out is adapted on it
+    before the layers after it are built. Without it such layers are listed in ``adapt``."""
     load_plugins(loaded)
     # Fresh layer names (dense, dense_1 ...) for every build, so a spec always builds the same
     # model, names included, whatever was built before in this process. Inside a tf.distribute
     # scope the session was cleared before the scope was entered (clearing it now would drop the
-    # scope: kerun.run.distribute.strategy_scope).
+    # scope: kerun.run.distribute.strategy_scope), so only the name counters start again.
     import tensorflow as tf
 
     if not tf.distribute.has_strategy():
         keras.backend.clear_session()
+    else:
+        from keras.src.backend.common import global_state
+
+        global_state.set_global_attribute("object_name_uids", None)
     if loaded.spec.seed is not None:
         keras.utils.set_random_seed(loaded.spec.seed)
-    builder = _Builder(loaded)
+    builder = _Builder(loaded, adapt_data)
     for sub_name, sub in loaded.spec.models.items():
         if sub.dtype_policy not in ("float32", loaded.spec.model.dtype_policy):
             path = ("models", sub_name, "dtype_policy")
@@ -191,15 +245,16 @@ def build_model(loaded: LoadedSpec) -> BuiltModel:
             location=loaded.doc.locate(("model",)),
             hint="name each output in 'outputs:'; several outputs of one entry are 'name.0', 'name.1' ...",
         )
-    adapt = _start_from(loaded, model, builder.adapt)
-    return BuiltModel(model=model, input_names=input_names, output_names=output_names,
-                      adapt=adapt, sequential=isinstance(model, keras.Sequential))
+    _start_from(loaded, model)
+    return BuiltModel(model=model, input_names=input_names, output_names=output_names, adapt=builder.pending,
+                      adapted=builder.adapted, sequential=isinstance(model, keras.Sequential), entries=builder.entries)
 
 
-def _start_from(loaded: LoadedSpec, model: keras.Model, adapt: list[keras.layers.Layer]) -> list[keras.layers.Layer]:
-    """Load ``train.initial_weights`` and freeze ``train.freeze``; the layers still to adapt.
+def _start_from(loaded: LoadedSpec, model: keras.Model) -> None:
+    """Load ``train.initial_weights`` and freeze ``train.freeze``.
 
-    Preprocessing layers whose state came from the weights file are not adapted again."""
+    The weights load after adapting: the state they hold (a Normalization's mean) replaces the
+    adapted one, and what they cannot hold (a lookup's vocabulary) stays as adapted."""
     train = loaded.spec.train
     if train.initial_weights is not None:
         path = ("train", "initial_weights")
@@ -220,7 +275,6 @@ def _start_from(loaded: LoadedSpec, model: keras.Model, adapt: list[keras.layers
             raise BuildError(f"the weights in {str(file)!r} do not fit this model: {_first_line(exc)}",
                              location=loaded.doc.locate(path), path=path,
                              hint="the file must come from a model built from this same spec (kerun import --weights writes one)") from None
-        adapt = []
     for i, name in enumerate(train.freeze):
         entry = next((e for e in loaded.spec.model.layers if e.name == name), None)
         target = entry.use if entry is not None and entry.use else name
@@ -229,7 +283,6 @@ def _start_from(loaded: LoadedSpec, model: keras.Model, adapt: list[keras.layers
         except ValueError:
             path = ("train", "freeze", i)
             raise BuildError(f"no layer {name!r} in the model", location=loaded.doc.locate(path), path=path) from None
-    return adapt
 
 
 def _first_line(exc: BaseException) -> str:

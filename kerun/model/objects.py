@@ -17,7 +17,8 @@ import keras
 
 from kerun.errors import BuildError, Location
 from kerun.spec import catalog
-from kerun.spec.refs import argument_kind
+from kerun.spec.check import argument_kind
+from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS
 
 __all__ = ["at", "make_object", "resolve_class"]
 
@@ -89,7 +90,31 @@ def resolve_class(kind: str | None, name: str) -> tuple[str, type]:
     raise ValueError(f"unknown {kind or 'Keras'} class {name!r}")
 
 
+def registered_function(name: str) -> Any:
+    """The function a plugin registered under ``name`` (``package>name`` or its short name), or None."""
+    from kerun.model.plugins import registered_class
+
+    found = registered_class(name)
+    return found if callable(found) and not isinstance(found, type) else None
+
+
+def _function_arg(arg: str, value: str) -> Any:
+    """A registered function for an argument that takes a callable, else the string for Keras."""
+    kind = argument_kind(arg)
+    if arg in FUNCTION_OPTIONS:
+        if value in FUNCTION_OPTIONS[arg]:
+            return value
+    elif kind not in FUNCTION_KINDS or catalog.is_identifier(kind, value):
+        return value
+    found = registered_function(value)
+    if found is None and arg in FUNCTION_OPTIONS:
+        raise ValueError(f"{arg}: {value!r} is neither one of {', '.join(FUNCTION_OPTIONS[arg])} nor a function a plugin registered")
+    return value if found is None else found
+
+
 def _convert_arg(arg: str, value: Any) -> Any:
+    if isinstance(value, str):
+        return _function_arg(arg, value)
     if isinstance(value, dict) and "type" in value:
         return make_object(argument_kind(arg), value)
     if isinstance(value, list):
@@ -102,8 +127,17 @@ def make_object(kind: str | None, value: Any) -> Any:
     if isinstance(value, str):
         if kind in ("metric", "loss"):
             # compile resolves these against the output ('accuracy' becomes categorical or sparse
-            # accuracy to fit the loss), so they go to it as the strings Keras documents.
+            # accuracy to fit the loss), so they go to it as the strings Keras documents; a
+            # function a plugin registered goes as the function.
+            if not (catalog.is_identifier(kind, value) or catalog.lookup(kind, value)):
+                found = registered_function(value)
+                if found is not None:
+                    return found
             return value
+        if kind == "activation" and not catalog.is_identifier(kind, value):
+            found = registered_function(value)
+            if found is not None:
+                return found
         if kind in _GETTERS:
             try:
                 return _GETTERS[kind]()(value)

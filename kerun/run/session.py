@@ -13,6 +13,7 @@ import keras
 
 from kerun.model.model import BuiltModel, build_model
 from kerun.model.objects import at, make_object
+from kerun.model.runtime import runtime_errors
 from kerun.errors import RunError
 from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress, kept_after_nan, weights_finite
 from kerun.run.multiworker import ReadOnlyBackupAndRestore
@@ -130,28 +131,6 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
         )
 
 
-def adapt_layers(built: BuiltModel, adapt_data: Any) -> None:
-    """Adapt preprocessing layers on the training split only (what feeds each layer)."""
-    if not built.adapt:
-        return
-    model = built.model
-    inputs = list(model.inputs)
-    for layer in built.adapt:
-        try:
-            layer_input = layer.input
-        except (AttributeError, ValueError):
-            layer_input = None
-        data = adapt_data()
-        if layer_input is not None and any(layer_input is t for t in inputs):
-            if len(inputs) > 1:
-                name = next(n for n, t in zip(built.input_names, inputs) if t is layer_input)
-                data = data.map(lambda x, _n=name: x[_n])
-        elif layer_input is not None:
-            feature = keras.Model(model.inputs if len(inputs) > 1 else inputs[0], layer_input)
-            data = data.map(lambda x: feature(x, training=False))
-        layer.adapt(data)
-
-
 def _full_class_weight(weights: dict[int, float] | None, built: BuiltModel) -> dict[int, float] | None:
     """Classes the spec leaves out weigh 1.0, as users expect (Keras wants every class listed)."""
     if not weights:
@@ -260,9 +239,12 @@ class TrainingSession:
             built = build_model(loaded)
             self.stage("data")
             data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
-            run.update(rows={k: v for k, v in data.sizes.items() if v is not None})  # examples per split
-            adapt_layers(built, data.adapt)
             self.stage("build")
+            if built.adapt:
+                # The first build told the data loader the model's inputs and outputs; this one
+                # adapts each preprocessing layer on the training split before building the
+                # layers after it (a one-hot lookup is as wide as its vocabulary).
+                built = build_model(loaded, adapt_data=data.adapt)
             batch = spec.train.batch_size
             steps = options.steps or spec.train.steps_per_epoch
             train_size = data.sizes.get("train")
@@ -306,7 +288,9 @@ class TrainingSession:
             # (benchmarks/README.md, digits_mlp).
             train_data, fit_steps = data.train.repeat(), steps_per_epoch
         self.stage("train")
-        with at(loaded.doc.locate(("train",)), ("train",), "training"), _data_errors(data):
+        # Only TensorFlow's and Keras's errors become a RunError here (at the entry whose op failed,
+        # the cause kept); a bug in kerun's own code (a callback) keeps its traceback.
+        with runtime_errors(loaded.doc, built.entries, ("train",), "training"), _data_errors(data):
             built.model.fit(
                 train_data,
                 validation_data=data.validation,
@@ -332,7 +316,7 @@ class TrainingSession:
             if ds is None:
                 continue
             steps_eval = options.steps if options.steps else None
-            with _data_errors(data):
+            with runtime_errors(loaded.doc, built.entries, ("train",), f"evaluating the {split} split"), _data_errors(data):
                 values = built.model.evaluate(ds, steps=steps_eval, return_dict=True, verbose=0)
             metrics[split] = {k: float(v) for k, v in values.items()}
         run.write_json(METRICS, metrics)

@@ -3,8 +3,10 @@
 ``kerun validate`` must not import TensorFlow, and must not run a pull request's code either, so
 plugin files are parsed with :mod:`ast`: every class decorated with
 ``keras.saving.register_keras_serializable`` is recorded with its kind (from its base class), its
-registered ``package>Name`` and the arguments of its ``__init__``. The build step imports the
-plugins for real and checks the same names again.
+registered ``package>Name`` and the arguments of its ``__init__``; every module-level function so
+decorated is recorded with the kind ``function``: a spec names it where Keras takes a callable
+(``activation``, ``loss``, a metric, ``TextVectorization``'s ``standardize`` and ``split``). The
+build step imports the plugins for real and checks the same names again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,17 @@ from kerun.errors import Problem
 from kerun.safeio import NotReadable, read_bounded, why_not_regular
 from kerun.spec.loader import Document
 
-__all__ = ["PluginClass", "plugin_path", "scan_plugins"]
+__all__ = ["FUNCTION_KINDS", "FUNCTION_OPTIONS", "PluginClass", "plugin_path", "scan_plugins"]
+
+#: Kinds of Keras object that may be a plain function: Keras calls it (``activation(x)``,
+#: ``loss(y_true, y_pred)``, ``metric(y_true, y_pred)``).
+FUNCTION_KINDS = ("activation", "loss", "metric")
+
+#: Arguments that take either one of Keras's named options or a function, and those options.
+FUNCTION_OPTIONS: dict[str, tuple[str, ...]] = {
+    "standardize": ("lower_and_strip_punctuation", "lower", "strip_punctuation"),
+    "split": ("whitespace", "character"),
+}
 
 _BASE_KINDS = {
     "Layer": "layer",
@@ -85,7 +97,7 @@ def plugin_path(entry: str, spec_dir: Path) -> Path | None:
     return None
 
 
-def _decorator_package(node: ast.ClassDef) -> tuple[bool, str, str | None]:
+def _decorator_package(node: ast.ClassDef | ast.FunctionDef) -> tuple[bool, str, str | None]:
     for dec in node.decorator_list:
         call = dec if isinstance(dec, ast.Call) else None
         func = call.func if call else dec
