@@ -205,6 +205,10 @@ def lookup(kind: str, name: str) -> ClassInfo | None:
         canonical = _kind(kind)["aliases"].get(name)
         if canonical is not None:
             info = classes.get(canonical)
+    if info is None and kind == "layer":  # Keras's own unpublished layers (ConvNeXt's LayerScale ...)
+        from kerun.spec.keras_internal import internal_layer
+
+        info = internal_layer(name)
     return info
 
 

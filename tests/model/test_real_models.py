@@ -294,3 +294,50 @@ def test_a_bug_in_kerun_during_fit_keeps_its_traceback(tmp_path: Path, monkeypat
         run(tmp_path, EMB_SPEC, **{"ids.csv": "ids,y\n" + "".join(f"{i % 5},{i % 2}\n" for i in range(8))})
     assert not isinstance(err.value, KerunError)
     assert any(f.name == "broken" for f in __import__("traceback").extract_tb(err.value.__traceback__))
+
+
+# -- 11. Keras's own unpublished layers need no plugin ---------------------------------------
+
+SCALE_SPEC = """
+name: scale
+seed: 5
+model:
+  inputs: {x: [4, 8]}
+  layers:
+    - {type: Dense, units: 8}
+    - {name: scale, type: LayerScale, init_values: 0.000001, projection_dim: 8}
+    - {type: StochasticDepth, drop_path_rate: 0.1}
+    - {type: GlobalAveragePooling1D}
+    - {type: Dense, units: 1}
+compile: {optimizer: adam, loss: mse}
+"""
+
+
+def test_the_table_of_keras_internal_layers_matches_keras() -> None:
+    import importlib
+    import inspect
+
+    from kerun.spec.keras_internal import INTERNAL_LAYERS
+
+    for name, (module, required) in INTERNAL_LAYERS.items():
+        cls = getattr(importlib.import_module(module), name)
+        params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"]
+        assert tuple(p.name for p in params if p.default is p.empty and p.kind is p.POSITIONAL_OR_KEYWORD) == required
+
+
+def test_keras_application_layers_build_and_import_without_a_plugin(tmp_path: Path) -> None:
+    from keras.src.applications.convnext import LayerScale
+
+    from kerun.interop.importer import import_model
+
+    model = build_model(load_spec(write(tmp_path, "s.yaml", SCALE_SPEC))).model
+    assert type(model.get_layer("scale")) is LayerScale
+    assert model.count_params() == 8 * 8 + 8 + 8 + 8 + 1
+    model.save(tmp_path / "m.keras")
+    assert type(keras.models.load_model(tmp_path / "m.keras", safe_mode=True).get_layer("scale")) is LayerScale
+    result = import_model(tmp_path / "m.keras", tmp_path / "imported.yaml")
+    text = (tmp_path / "imported.yaml").read_text()
+    assert "type: LayerScale" in text and "plugins" not in text
+    assert build_model(load_spec(tmp_path / "imported.yaml")).model.count_params() == model.count_params()
+    with pytest.raises(SpecError, match="LayerScale needs the argument 'projection_dim'"):
+        load_spec(write(tmp_path, "bad.yaml", SCALE_SPEC.replace(", projection_dim: 8", "")))
