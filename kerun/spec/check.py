@@ -202,6 +202,10 @@ class Checker:
                        if a.required and a.name not in args and a.name not in meant and (info.name, a.name) not in RUN_PROVIDED]
             for name in missing:
                 self.add(type_path, f"{info.name} needs the argument {name!r}")
+        elif plugin is not None and plugin.kind != "function":
+            for name in sorted(plugin.required - set(args) - meant):
+                self.add(type_path, f"{plugin.name} needs the argument {name!r}",
+                         hint=f"its __init__ ({Path(plugin.file).name}, line {plugin.line}) has no default for it")
 
     def check_value(self, arg: str, val: Any, path: Path_, owner: str, argdef: Any) -> None:
         if isinstance(val, float) and not math.isfinite(val):

@@ -62,6 +62,7 @@ class PluginClass:
     base: str | None
     file: str
     line: int
+    required: frozenset[str] = frozenset()  # __init__ arguments without a default
 
     @property
     def registered_name(self) -> str:
@@ -136,6 +137,18 @@ def _init_args(node: ast.ClassDef) -> tuple[frozenset[str], bool, bool]:
     return frozenset(), True, False
 
 
+def _required_init_args(node: ast.ClassDef) -> frozenset[str]:
+    """The arguments of the class's own ``__init__`` that have no default (``self`` left out)."""
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            a = item.args
+            positional = [x.arg for x in a.posonlyargs + a.args][1:]
+            required = positional[: max(len(positional) - len(a.defaults), 0)]
+            required += [x.arg for x, default in zip(a.kwonlyargs, a.kw_defaults) if default is None]
+            return frozenset(required)
+    return frozenset()
+
+
 PLUGIN_MAX_BYTES = 16 * 1024 * 1024
 
 
@@ -199,6 +212,7 @@ def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dic
                 base=base,
                 file=str(path),
                 line=node.lineno,
+                required=_required_init_args(node),
             )
             found.setdefault(cls.name, []).append(cls)
             found.setdefault(cls.registered_name, []).append(cls)
