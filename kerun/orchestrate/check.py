@@ -115,14 +115,38 @@ def _record(result: CheckResult, outcome: JobOutcome, options: CheckOptions) -> 
 
 def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[list[CheckResult]], None] = lambda r: None) -> list[CheckResult]:
     """Check every spec; stages stop at a spec's first failure while the others go on."""
-    from kerun.spec import load_spec
-
     results = [CheckResult(spec=str(p)) for p in paths]
     lock = threading.Lock()
 
     def update() -> None:
         with lock:
             on_update(results)
+
+    jobs = max(1, min(options.jobs, len(paths)))
+    with WorkerPool(jobs, isolate=options.isolate, memory_mb=options.memory_mb, recycle_mb=options.recycle_mb) as workers:
+        workers.warm(jobs)  # TensorFlow is imported in the workers while the specs are validated here
+        threads: ThreadPoolExecutor | None = None
+        try:
+            valid = _validate(paths, options, results, update)
+            threads = ThreadPoolExecutor(max_workers=jobs)
+            futures = [threads.submit(_check_in_worker, workers, path, options, result, update) for path, result in valid]
+            wait(futures)
+        except KeyboardInterrupt:
+            done = sum(r.result in ("passed", "failed", "invalid") for r in results)
+            workers.interrupt()
+            if threads is not None:
+                threads.shutdown(wait=True, cancel_futures=True)
+            raise Interrupted(f"kerun check interrupted: {done} of {len(results)} specs checked",
+                              hint="nothing is left running; run it again to check every spec") from None
+        threads.shutdown(wait=True)
+        for f in futures:
+            f.result()  # a bug in the parent keeps its traceback
+    return results
+
+
+def _validate(paths: list[Path], options: CheckOptions, results: list[CheckResult], update: Callable[[], None]) -> list[tuple[Path, CheckResult]]:
+    """Validate every spec here, without TensorFlow; the valid ones, with their results."""
+    from kerun.spec import load_spec
 
     valid: list[tuple[Path, CheckResult]] = []
     for path, result in zip(paths, results):
@@ -136,25 +160,7 @@ def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[l
             result.message = exc.problems[0].message
         result.seconds = time.perf_counter() - t0
         update()
-    if not valid:
-        return results
-    jobs = max(1, min(options.jobs, len(valid)))
-    with WorkerPool(jobs, isolate=options.isolate, memory_mb=options.memory_mb, recycle_mb=options.recycle_mb) as workers:
-        workers.warm(jobs)
-        threads = ThreadPoolExecutor(max_workers=jobs)
-        futures = [threads.submit(_check_in_worker, workers, path, options, result, update) for path, result in valid]
-        try:
-            wait(futures)
-        except KeyboardInterrupt:
-            done = sum(r.result in ("passed", "failed", "invalid") for r in results)
-            workers.interrupt()
-            threads.shutdown(wait=True, cancel_futures=True)
-            raise Interrupted(f"kerun check interrupted: {done} of {len(results)} specs checked",
-                              hint="nothing is left running; run it again to check every spec") from None
-        threads.shutdown(wait=True)
-        for f in futures:
-            f.result()  # a bug in the parent keeps its traceback
-    return results
+    return valid
 
 
 def exit_code(results: list[CheckResult]) -> int:

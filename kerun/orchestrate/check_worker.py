@@ -73,6 +73,9 @@ def check_one(spec: Path, runs_dir: Path, *, steps: int = 5, synthetic: bool = F
                 raise KerunError(f"the saved model predicts differently from the trained one (largest difference {diff:.3g})")
         reached("evaluate")
         ds = result.datasets.validation or result.datasets.test or result.datasets.train
+        # A few steps run eagerly: the same metrics, without tracing a test function for them
+        # (0.7 s against 1.4-1.7 s on iris_mlp and toy_resnet, 0.2 s against 1.0 s on digits_cnn).
+        reloaded.run_eagerly = True
         values = reloaded.evaluate(ds, steps=steps, return_dict=True, verbose=0)
         report["metrics"] = {k: float(v) for k, v in values.items()}
         report["result"] = "passed"
