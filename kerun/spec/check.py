@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any, Iterable
@@ -23,6 +22,7 @@ from kerun.spec.loader import Document
 from kerun.spec.overrides import resolve_path
 from kerun.spec.model import ModelSpec
 from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS, PluginClass, scan_plugins
+from kerun.spec.refs import KIND_WORDS, argument_kind, split_ref  # re-exported: the one definition is refs.py
 from kerun.spec.root import KerunSpec
 from kerun.spec.suggest import did_you_mean, nearest
 
@@ -30,49 +30,12 @@ __all__ = ["argument_kind", "check_spec", "split_ref"]
 
 Path_ = tuple[str | int, ...]
 
-KIND_WORDS = {
-    "layer": "layer type",
-    "optimizer": "optimizer",
-    "loss": "loss",
-    "metric": "metric",
-    "callback": "callback",
-    "initializer": "initializer",
-    "regularizer": "regularizer",
-    "constraint": "constraint",
-    "schedule": "learning-rate schedule",
-    "activation": "activation",
-}
-
-# Arguments whose values are Keras objects of a known kind.
-_ARG_KINDS = (
-    (re.compile(r".*_initializer$"), "initializer"),
-    (re.compile(r".*_regularizer$"), "regularizer"),
-    (re.compile(r".*_constraint$"), "constraint"),
-    (re.compile(r"^(activation|recurrent_activation)$"), "activation"),
-    (re.compile(r"^(layer|backward_layer|cell)$"), "layer"),
-    (re.compile(r"^(loss)$"), "loss"),
-    (re.compile(r"^learning_rate$"), "schedule"),
-)
-
-
-def argument_kind(arg: str) -> str | None:
-    """The kind of Keras object an argument takes, by its name: ``kernel_regularizer`` ->
-    ``regularizer``; ``learning_rate`` -> ``schedule`` (or a number)."""
-    return next((kind for rx, kind in _ARG_KINDS if rx.match(arg)), None)
-
-
 _POSITIVE_INT = {"units", "filters", "output_dim", "input_dim", "num_heads", "key_dim", "num_classes", "max_tokens"}
 _POSITIVE_INTS = {"kernel_size", "pool_size", "strides", "dilation_rate", "size", "target_shape"}
 _UNIT_INTERVAL_OPEN = {"rate", "dropout", "recurrent_dropout"}
 
 # Arguments the run fills in when the spec leaves them out: paths inside the run directory.
 RUN_PROVIDED = {(name, arg) for name, (arg, _default) in CALLBACK_PATHS.items()}
-
-
-def split_ref(ref: str) -> tuple[str, int | None]:
-    """``lstm.1`` -> ("lstm", 1): one of several outputs of an entry; ``x`` -> ("x", None)."""
-    m = re.fullmatch(r"(.+)\.(\d+)", ref)
-    return (m.group(1), int(m.group(2))) if m else (ref, None)
 
 
 @cache
