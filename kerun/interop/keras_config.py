@@ -64,13 +64,87 @@ def read_model_config(path: Path) -> dict[str, Any]:
             data = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         else:
             data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, TypeError) as exc:
         raise InteropError(f"{path} is not a Keras model file: {exc}", location=where,
                            hint="give a .keras file, an .h5 file, or the JSON text of model.to_json()") from None
+    except RecursionError:
+        raise InteropError(f"{path}: the model configuration is nested too deeply to read", location=where) from None
     if not isinstance(data, dict) or "class_name" not in data or not isinstance(data.get("config"), dict):
         raise InteropError(f"{path} holds no Keras model configuration", location=where,
                            hint="give a .keras file, an .h5 file, or the JSON text of model.to_json()")
+    problem = structure_problem(data)
+    if problem is not None:
+        raise InteropError(f"{path}: the model configuration is malformed: {problem}", location=where,
+                           hint="the file was edited or damaged; save the model again with model.save('model.keras')")
     return data
+
+
+MAX_CONFIG_DEPTH = 200
+"""Deeper than any configuration Keras writes (about 15 levels for a nested model)."""
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth > MAX_CONFIG_DEPTH:
+            return depth
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def structure_problem(data: dict[str, Any]) -> str | None:
+    """What in a model configuration the conversion could not read (None when it can): the
+    shapes of ``layers``, their nodes and the layer names they refer to, checked before any of it
+    is read, so a malformed file is an error and not a traceback."""
+    if _depth(data) > MAX_CONFIG_DEPTH:
+        return f"it is nested more than {MAX_CONFIG_DEPTH} levels deep"
+    return _model_problem(data, "the model")
+
+
+def _model_problem(data: dict[str, Any], where: str) -> str | None:
+    cfg = data.get("config")
+    if data.get("class_name") not in MODEL_CLASSES or not isinstance(cfg, dict) or "layers" not in cfg:
+        return None  # not a model: the conversion says what it is
+    items = cfg["layers"]
+    if not isinstance(items, list):
+        return f"{where}'s layers are {type(items).__name__}, not a list"
+    names = set()
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("class_name"), str) or not isinstance(item.get("config"), dict):
+            return f"{where}'s layer {i} is not a mapping with 'class_name' and 'config'"
+        names.add(item_name(item))
+        nodes = item.get("inbound_nodes")
+        if nodes is not None and not isinstance(nodes, list):
+            return f"{where}'s layer {i} has inbound_nodes that are not a list"
+        for node in nodes or []:
+            if not isinstance(node, dict) and not (isinstance(node, list) and all(isinstance(n, list) and len(n) >= 3 for n in node)):
+                return f"{where}'s layer {i} has an inbound node that is neither a call nor a list of tensors"
+        sub = _model_problem(item, f"the sub-model {item_name(item)!r}")
+        if sub is not None:
+            return sub
+    for i, item in enumerate(items):
+        for node in item.get("inbound_nodes") or []:
+            try:
+                refs = tensor_refs(parse_node(node))
+            except (KeyError, TypeError, IndexError, ValueError):
+                return f"{where}'s layer {i} has an inbound node whose tensors cannot be read"
+            for ref in refs:
+                if ref.layer not in names:
+                    return f"{where}'s layer {i} reads {ref.layer!r}, which is not one of its layers"
+    for key in ("input_layers", "output_layers"):
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, (list, dict)) or not all(isinstance(t, list) and len(t) >= 3 and isinstance(t[0], str)
+                                                         and all(isinstance(x, int) for x in t[1:3]) for t in triples(value)):
+            return f"{where}'s {key} are not [layer, node, tensor] triples"
+        missing = [t[0] for t in triples(value) if t[0] not in names]
+        if missing:
+            return f"{where}'s {key} name {missing[0]!r}, which is not one of its layers"
+    return None
 
 # ---------------------------------------------------------------------------------------------
 # names and values

@@ -39,10 +39,19 @@ def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
             hint="only a completed run has a final model; resume it with kerun train --resume",
         )
     load_plugins(loaded)
+    with open(model_path, "rb") as fh:
+        magic = fh.read(8)
+    if magic.startswith(b"\x89HDF"):  # Keras would say "File not found"
+        raise RunError(f"{model_path} is an HDF5 (.h5) file, not the .keras archive kerun saves",
+                       hint="kerun import turns an .h5 model into a spec and weights; train that")
+    if not magic.startswith(b"PK"):
+        raise RunError(f"{model_path} is not a .keras archive (a zip file)", hint="train the run again, or resume it")
     try:
         model = keras.models.load_model(model_path, safe_mode=True, compile=True)
-    except (ValueError, TypeError, OSError) as exc:
-        raise RunError(f"cannot load {model_path}: {exc}") from None
+    except (ValueError, TypeError, OSError, KeyError, AttributeError, IndexError, EOFError) as exc:
+        # a model file edited or damaged by hand (its config lacks 'name', a layer is not a mapping)
+        detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, (KeyError, AttributeError, IndexError)) else str(exc)
+        raise RunError(f"cannot load {model_path}: {detail[:500]}") from None
     spec_model = loaded.spec.model
     outputs = spec_model.output_names() or list(getattr(model, "output_names", []) or ["output"])
     built = BuiltModel(model=model, input_names=list(spec_model.inputs), output_names=outputs)

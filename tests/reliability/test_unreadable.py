@@ -130,3 +130,44 @@ def test_predict_input_that_is_not_a_file(finished_run: Path, tmp_path: Path) ->
     for name, words in (("in.csv", "FIFO"), ("zero.csv", "device")):
         exc = finishes(lambda: predict_run(finished_run, tmp_path / name), [tmp_path / "in.csv"])
         assert isinstance(exc, DataError) and words in exc.message, (name, exc)
+
+
+def test_a_run_whose_model_file_is_not_a_keras_archive(finished_run: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+    import zipfile
+
+    import keras
+
+    from kerun.errors import RunError
+    from kerun.run.evaluate import load_run
+
+    def run_with(model_file: Any) -> Path:
+        run = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(finished_run, run)
+        (run / "model.keras").unlink()
+        model_file(run / "model.keras")
+        return run
+
+    h5 = run_with(lambda p: keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(p.with_suffix(".h5")) or p.with_suffix(".h5").rename(p))
+    with pytest.raises(RunError, match="is an HDF5"):
+        load_run(h5)  # Keras itself says "File not found"
+    folder = run_with(lambda p: p.mkdir())
+    with pytest.raises(RunError, match="has no model.keras"):
+        load_run(folder)
+
+    def nameless(p: Path) -> None:
+        with zipfile.ZipFile(finished_run / "model.keras") as src, zipfile.ZipFile(p, "w") as dst:
+            for name in src.namelist():
+                data = src.read(name)
+                if name == "config.json":
+                    config = json.loads(data)
+                    config["config"].pop("name", None)
+                    config["config"]["layers"][-1] = 5  # not a mapping
+                    data = json.dumps(config).encode()
+                dst.writestr(name, data)
+
+    with pytest.raises(RunError, match="cannot load"):
+        load_run(run_with(nameless))
+    with pytest.raises(RunError, match="not a .keras archive"):
+        load_run(run_with(lambda p: p.write_bytes(b"\0" * 100)))
