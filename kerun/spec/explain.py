@@ -40,7 +40,15 @@ def explained(loaded: LoadedSpec) -> dict[str, Any]:
     spec = loaded.spec
     data = spec.model_dump(mode="json", exclude_none=True)
     data["name"] = loaded.name
-    for section in [data["model"], *data.get("models", {}).values()]:
+    raw = loaded.doc.data if isinstance(loaded.doc.data, dict) else {}
+    raw_models = raw.get("models") if isinstance(raw.get("models"), dict) else {}
+    sections = [(data["model"], raw.get("model")), *((m, raw_models.get(n)) for n, m in data.get("models", {}).items())]
+    for section, written in sections:
+        written_layers = written.get("layers") if isinstance(written, dict) else None
+        if isinstance(written_layers, list) and len(written_layers) == len(section["layers"]):
+            for entry, given in zip(section["layers"], written_layers):
+                # exclude_none dropped what the spec wrote as null (Activation's activation: null)
+                entry.update({k: None for k, v in (given.items() if isinstance(given, dict) else ()) if v is None and k not in entry})
         section["layers"] = [_layer_defaults(e) for e in section["layers"]]
         if "outputs" not in section and section["layers"][-1].get("name"):
             section["outputs"] = section["layers"][-1]["name"]

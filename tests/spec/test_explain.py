@@ -49,6 +49,8 @@ train: {class_weight: {0: 1.0, 2: 3.0}}
     assert out["train"]["class_weight"] == {0: 1.0, 2: 3.0}
     assert out["model"]["layers"][0]["strides"] is None
     assert out["data"]["targets"] == {"encoding": "one_hot"}
+    again = spec_from_text(text.replace("{type: Flatten}", "{type: Activation, activation: null}"), file=str(EXAMPLES[0]))
+    assert dump_yaml(explained(again)).count("activation: null") == 1  # a null the spec wrote stays written
     spec_from_text(dump_yaml(out), file=str(EXAMPLES[0]))
 
 
