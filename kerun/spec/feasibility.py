@@ -110,7 +110,7 @@ class _Feasibility:
             found = _kind(path)
             if found is None:
                 self.add(where, f"no such {'folder' if kind in _DIR_SOURCES else 'file'}: {raw!r}",
-                         hint=f"paths are relative to the spec's folder ({self.spec_dir})")
+                         hint=None if p.is_absolute() else f"paths are relative to the spec's folder ({self.spec_dir})")
                 continue
             wanted = {"file"} if kind in _FILE_SOURCES else {"dir"} if kind in _DIR_SOURCES else {"file", "dir"}
             if found not in wanted:

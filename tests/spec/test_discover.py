@@ -31,3 +31,4 @@ def test_a_file_given_by_name_is_always_checked_as_a_spec(tmp_path: Path) -> Non
     (tmp_path / "rows.yaml").write_text("type: csv\npath: rows.csv\n")
     result = invoke_in(tmp_path, ["validate", "rows.yaml"])
     assert result.exit_code == 2 and "rows.yaml:" in result.stdout
+
