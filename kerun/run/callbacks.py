@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+from keras.src.utils import io_utils
 
 from kerun.errors import RunError
 from kerun.run.rundir import BACKUP, HISTORY_CSV, HISTORY_JSON, RunDir, atomic_path
@@ -187,15 +188,26 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 raise RunError(f"ModelCheckpoint: {exc}", hint=PATH_HINT) from None
         if not weights_finite(self.model):
             raise _NotSaved()
+        # Keras logs the path it writes to; the user is told the final name, never the temporary one
+        self._final, self._loud, self.verbose = final, self.verbose, 0
         with atomic_path(final) as tmp:
             self.filepath = str(tmp)
             try:
                 super()._save_model(epoch, batch, logs)
             finally:
-                self.filepath = self._template
+                self.filepath, self.verbose = self._template, self._loud
             if tmp.stat().st_size == 0:  # not an improvement: nothing was saved this time
                 raise _NotSaved()
         self.saved.append(final)
+        if self._loud > 0:
+            io_utils.print_msg(f"\nEpoch {epoch + 1}: finished saving model to {final}")
+
+    def _should_save_model(self, epoch: int, batch: Any, logs: dict[str, Any], filepath: str) -> bool:  # type: ignore[override]
+        self.verbose = self._loud
+        try:
+            return bool(super()._should_save_model(epoch, batch, logs, str(self._final)))
+        finally:
+            self.verbose = 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         try:

@@ -81,11 +81,21 @@ def _disk_error(exc: OSError, target: Path) -> RunError:
     return RunError(f"cannot write {target}: {exc.strerror or exc}")
 
 
+def full_suffix(name: str) -> str:
+    """The suffixes a writer may check (``.weights.h5`` Keras demands): the trailing ones that begin
+    with a letter, so ``best-0.53.keras`` keeps ``.keras`` but not ``.53``."""
+    m = re.search(r"(\.[A-Za-z][A-Za-z0-9_]*)+$", name[1:] if name.startswith(".") else name)
+    return m.group(0) if m else ""
+
+
 @contextlib.contextmanager
 def atomic_path(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target`` (same suffix) that replaces it when the block succeeds."""
+    """A temporary path beside ``target`` (same full suffix: ``.weights.h5``, ``.tar.gz``) that
+    replaces it when the block succeeds."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    suffix = full_suffix(target.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name[: len(target.name) - len(suffix)]}.", suffix=f".tmp{suffix}",
+                               dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~current_umask())  # mkstemp makes 0600; run files are as readable as any other
