@@ -118,7 +118,7 @@ def split_indices(n: int, fractions: dict[str, float], seed: int, labels: np.nda
 def to_structure(mapped: Mapped, input_names: list[str], output_names: list[str], x_only: bool = False) -> Any:
     """(x, y) or (x, y, sample_weight), single arrays for single-input/-output models, else dicts."""
     x: Any = mapped.x[input_names[0]] if len(input_names) == 1 else {k: mapped.x[k] for k in input_names}
-    if x_only:
+    if x_only or not output_names:  # a model that trains itself takes its inputs alone
         return x
     y: Any = mapped.y[output_names[0]] if len(output_names) == 1 else {k: mapped.y[k] for k in output_names}
     return (x, y) if mapped.sw is None else (x, y, mapped.sw)

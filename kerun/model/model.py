@@ -24,10 +24,10 @@ from kerun.model.plugins import load_plugins
 from kerun.model.precision import STATISTICS, dtype_policy_scope, output_dtype
 from kerun.errors import BuildError
 from kerun.spec import LoadedSpec
-from kerun.spec.check import split_ref
+from kerun.spec.refs import split_ref
 from kerun.spec.model import LayerSpec, ModelSpec
 
-__all__ = ["BuiltModel", "build_model", "is_chain"]
+__all__ = ["BuiltModel", "build_model", "is_chain", "trains_itself"]
 
 
 @dataclass
@@ -43,6 +43,9 @@ class BuiltModel:
     sequential: bool = False
     #: The spec entry (its path) that made each layer, by the layer's name (for runtime errors).
     entries: dict[str, tuple[str | int, ...]] = field(default_factory=dict)
+    #: The model is a plugin ``keras.Model`` with its own ``train_step``/``compute_loss``: kerun
+    #: compiles and fits it as itself, demanding no target (``output_names`` is empty) nor loss.
+    trains_itself: bool = False
 
 
 def is_chain(model: ModelSpec) -> bool:
@@ -62,6 +65,8 @@ class _Builder:
         self.pending: list[keras.layers.Layer] = []
         self.adapted: list[keras.layers.Layer] = []
         self.entries: dict[str, tuple[str | int, ...]] = {}
+        #: Plugin models that train themselves, with the path of the entry that made each.
+        self.trainers: list[tuple[keras.Model, tuple[str | int, ...]]] = []
         # Precision (kerun.model.precision): under a mixed policy the model's output entries are
         # built in float32, so the loss and the metrics see float32 values.
         top = loaded.spec.model
@@ -88,6 +93,8 @@ class _Builder:
         layer = make_object("layer", config)
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"{entry.type!r} is not a Keras layer or model")
+        if trains_itself(layer):
+            self.trainers.append((layer, path))
         self.entries[layer.name] = path
         return layer
 
@@ -236,6 +243,11 @@ def build_model(loaded: LoadedSpec, adapt_data: Callable[[], Any] | None = None)
         model = builder.model(loaded.spec.model, ("model",), name=loaded.name.replace(".", "_"))
     spec = loaded.spec.model
     input_names = list(spec.inputs)
+    own = _own_trainer(loaded, builder)
+    if own is not None:
+        _start_from(loaded, own)
+        return BuiltModel(model=own, input_names=input_names, output_names=[], adapt=builder.pending,
+                          adapted=builder.adapted, entries=builder.entries, trains_itself=True)
     output_names = spec.output_names()
     if not output_names:
         output_names = [n.split("/")[0] for n in getattr(model, "output_names", [])] or ["output"]
@@ -248,6 +260,35 @@ def build_model(loaded: LoadedSpec, adapt_data: Callable[[], Any] | None = None)
     _start_from(loaded, model)
     return BuiltModel(model=model, input_names=input_names, output_names=output_names, adapt=builder.pending,
                       adapted=builder.adapted, sequential=isinstance(model, keras.Sequential), entries=builder.entries)
+
+
+TRAINING_METHODS = ("train_step", "compute_loss")
+
+
+def trains_itself(obj: Any) -> bool:
+    """A ``keras.Model`` whose class (not Keras's own) overrides ``train_step`` or ``compute_loss``."""
+    if not isinstance(obj, keras.Model):
+        return False
+    cls = type(obj)
+    return any(getattr(cls, m, None) is not getattr(keras.Model, m, None)
+               and not getattr(getattr(cls, m, None), "__module__", "keras").startswith("keras")
+               for m in TRAINING_METHODS)
+
+
+def _own_trainer(loaded: LoadedSpec, builder: _Builder) -> keras.Model | None:
+    """The plugin model that is the whole model (the only entry of ``model:``) and trains itself,
+    to be fitted as itself. One inside a larger graph would be trained by the graph's own step,
+    its ``train_step`` never run: refused rather than training something else in its place."""
+    spec = loaded.spec.model
+    for model, path in builder.trainers:
+        if path == ("model", "layers", 0) and len(spec.layers) == 1 and spec.outputs is None:
+            return model
+        name = type(model).__name__
+        raise BuildError(f"{name} has its own train_step/compute_loss, which would not run inside a larger model",
+                         location=loaded.doc.locate(path), path=path,
+                         hint=f"make {name} the only entry of model.layers (kerun then fits it as itself), "
+                         "or move its inputs and outputs into the class")
+    return None
 
 
 def _start_from(loaded: LoadedSpec, model: keras.Model) -> None:

@@ -87,7 +87,7 @@ def compile_model(loaded: LoadedSpec, built: BuiltModel, *, steps_per_epoch: int
     """``model.compile`` with the spec's settings; errors arrive at the compile section's line."""
     c = loaded.spec.compile
     doc = loaded.doc
-    if c.loss is None:
+    if c.loss is None and not built.trains_itself:  # a model with its own train_step may bring its loss
         raise RunError(
             "training needs a loss, and compile.loss is not set",
             location=doc.locate(("compile",)),
@@ -239,6 +239,7 @@ class TrainingSession:
             built = build_model(loaded)
             self.stage("data")
             data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
+            run.update(rows={k: v for k, v in data.sizes.items() if v is not None})  # examples per split
             self.stage("build")
             if built.adapt:
                 # The first build told the data loader the model's inputs and outputs; this one

@@ -440,5 +440,13 @@ def check_spec(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str]
         checker.check_sweep()
     from kerun.spec.feasibility import check_feasible  # what training would refuse before its first step
 
-    checker.problems.extend(check_feasible(spec, doc, spec_dir, skip=skip))
+    checker.problems.extend(check_feasible(spec, doc, spec_dir, skip=skip, trains_itself=_trains_itself(checker)))
     return checker.problems
+
+
+def _trains_itself(checker: Checker) -> bool:
+    """The model is one plugin Model that trains itself (kerun.model.model fits it as itself)."""
+    layers = checker.spec.model.layers
+    if len(layers) != 1 or checker.spec.model.outputs is not None or layers[0].type is None:
+        return False
+    return any(c.trains_itself for c in checker.plugins.get(layers[0].type, []))

@@ -81,6 +81,7 @@ class _Feasibility:
         self.doc = doc
         self.spec_dir = spec_dir
         self.problems: list[Problem] = []
+        self.trains_itself = False
 
     def add(self, path: Sequence[str | int], message: str, *, hint: str | None = None, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, hint=hint, key=key))
@@ -186,7 +187,7 @@ class _Feasibility:
         # A spec with neither data: nor compile: describes a model (summary, plot, import); one
         # with either is meant to train, and training needs a loss.
         meant_to_train = isinstance(self.doc.data, dict) and ("data" in self.doc.data or "compile" in self.doc.data)
-        if c.loss is None and meant_to_train:
+        if c.loss is None and meant_to_train and not self.trains_itself:
             self.add(("compile",), "training needs a loss, and compile.loss is not set",
                      hint="for example loss: sparse_categorical_crossentropy")
         elif isinstance(c.loss, dict) and set(c.loss) <= set(outputs):  # a key naming no output is reported already
@@ -208,9 +209,12 @@ def _listing(names: Sequence[str], limit: int = 12) -> str:
     return shown + (f" ... ({len(names) - limit} more)" if len(names) > limit else "")
 
 
-def check_feasible(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str] = frozenset()) -> list[Problem]:
-    """Problems that training would meet before its first step, for the sections not in ``skip``."""
+def check_feasible(spec: KerunSpec, doc: Document, spec_dir: Path, *, skip: set[str] = frozenset(),
+                   trains_itself: bool = False) -> list[Problem]:
+    """Problems that training would meet before its first step, for the sections not in ``skip``
+    (``trains_itself``: the model is a plugin Model with its own train_step, which needs no loss)."""
     checker = _Feasibility(spec, doc, spec_dir)
+    checker.trains_itself = trains_itself
     if "data" not in skip:
         checker.check_data()
     if "compile" not in skip and "model" not in skip:

@@ -52,6 +52,10 @@ _BASE_KINDS = {
 }
 
 
+TRAINING_METHODS = ("train_step", "compute_loss")
+"""The methods a plugin Model overrides to train itself (kerun then fits it as itself)."""
+
+
 @dataclass(frozen=True)
 class PluginClass:
     name: str
@@ -63,6 +67,7 @@ class PluginClass:
     file: str
     line: int
     required: frozenset[str] = frozenset()  # __init__ arguments without a default
+    trains_itself: bool = False  # a Model whose class (or a local base) defines train_step or compute_loss
 
     @property
     def registered_name(self) -> str:
@@ -193,6 +198,7 @@ def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dic
                     found.setdefault(fn.name, []).append(fn)
                     found.setdefault(fn.registered_name, []).append(fn)
         local: dict[str, str | None] = {}
+        training: set[str] = set()  # local classes that define train_step or compute_loss
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
@@ -200,6 +206,8 @@ def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dic
             base = _base_name(node)
             kind = _BASE_KINDS.get(base or "") or local.get(base or "")
             local[node.name] = kind
+            if base in training or any(isinstance(b, ast.FunctionDef) and b.name in TRAINING_METHODS for b in node.body):
+                training.add(node.name)
             if not registered:
                 continue
             args, var_kwargs, own_init = _init_args(node)
@@ -213,6 +221,7 @@ def scan_plugins(entries: list[str], doc: Document, spec_dir: Path) -> tuple[dic
                 file=str(path),
                 line=node.lineno,
                 required=_required_init_args(node),
+                trains_itself=node.name in training,
             )
             found.setdefault(cls.name, []).append(cls)
             found.setdefault(cls.registered_name, []).append(cls)

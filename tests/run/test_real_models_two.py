@@ -38,3 +38,70 @@ def test_weights_only_checkpoint_is_saved_and_logged_by_its_own_name(tmp_path: P
     out = capfd.readouterr().out
     assert f"saving model to {saved}" in out and f"finished saving model to {saved}" in out
     assert ".tmp" not in out
+
+
+PLUGIN = Path(__file__).with_name("self_training_plugin.py")
+VAE_SPEC = """\
+name: vae
+seed: 1
+plugins: [self_training_plugin.py]
+data:
+  train: {type: synthetic, size: 64, fields: {x: {shape: [8]}}}
+  validation: {split: 0.25}
+model:
+  inputs: {x: [8]}
+  layers:
+%s
+compile:
+  optimizer: {type: Adam, learning_rate: 0.01}
+train: {epochs: 2, batch_size: 16}
+"""
+
+
+def _vae_spec(folder: Path, layers: str) -> Path:
+    (folder / PLUGIN.name).write_text(PLUGIN.read_text())
+    spec = folder / "vae.yaml"
+    spec.write_text(VAE_SPEC % layers)
+    return spec
+
+
+def test_a_model_that_trains_itself_is_fitted_as_itself(tmp_path: Path) -> None:
+    import json
+
+    import keras
+
+    spec = _vae_spec(tmp_path, "    - {type: TinyVAE, features: 8, latent: 2}")
+    result = train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
+    assert result.status == "completed" and result.built.trains_itself
+    assert type(result.built.model).__name__ == "TinyVAE"  # the plugin model itself, not a wrapper
+    rows = json.loads((result.run_dir / "history.json").read_text())
+    assert len(rows) == 2 and {"kl_loss", "total_loss", "val_kl_loss"} <= set(rows[0])  # its own train_step ran
+    assert set(result.metrics["train"]) == {"kl_loss", "total_loss"}
+    assert type(keras.saving.load_model(result.run_dir / "model.keras")).__name__ == "TinyVAE"
+
+
+def test_a_model_that_trains_itself_inside_a_larger_graph_is_refused(tmp_path: Path) -> None:
+    from kerun.errors import BuildError
+
+    spec = _vae_spec(tmp_path, "    - {type: TinyVAE, features: 8, latent: 2}\n    - {type: Dense, units: 8}")
+    spec.write_text(spec.read_text().replace("optimizer: {type: Adam, learning_rate: 0.01}",
+                                             "optimizer: {type: Adam, learning_rate: 0.01}\n  loss: mse"))
+    spec.write_text(spec.read_text().replace("fields: {x: {shape: [8]}}", "fields: {x: {shape: [8]}, label: {shape: [8]}}"))
+    with pytest.raises(BuildError, match="TinyVAE has its own train_step/compute_loss, which would not run") as info:
+        train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
+    assert info.value.location is not None and info.value.location.line == 10
+
+
+def test_validate_asks_no_loss_of_a_model_that_trains_itself(tmp_path: Path) -> None:
+    from kerun.errors import SpecError
+    from kerun.spec import load_spec
+    from kerun.spec.plugins import scan_plugins
+
+    spec = _vae_spec(tmp_path, "    - {type: TinyVAE, features: 8, latent: 2}")
+    loaded = load_spec(spec)  # no "training needs a loss"
+    found, _ = scan_plugins(loaded.spec.plugins, loaded.doc, tmp_path)
+    assert found["TinyVAE"][0].trains_itself
+    plain = tmp_path / "plain.yaml"  # an ordinary model still needs its loss
+    plain.write_text(spec.read_text().replace("TinyVAE, features: 8, latent: 2", "Dense, units: 3"))
+    with pytest.raises(SpecError, match="training needs a loss"):
+        load_spec(plain)
