@@ -262,6 +262,8 @@ class _Expander:
                 return [model_inputs[0]]
             return ["input"]  # the graph check reports the missing inputs of the first entry
         prev = before[-1]
+        if not isinstance(prev.data, dict):  # not a mapping: the shape check reports that entry
+            return ["input"]
         if not isinstance(prev.data.get("name"), str):
             prev.data["name"] = f"{name}_input"  # the block reads it by name
         return [prev.data["name"]]

@@ -139,3 +139,8 @@ def test_a_block_used_next_to_a_non_mapping_entry(entry: object) -> None:
     with pytest.raises(SpecError) as err:
         spec_from_text(dump_yaml(data), file=str(SPECS / "fuzz.yaml"))
     assert any(p.path == ("model", "layers", 5) for p in err.value.problems)
+    data["model"]["layers"][5] = data["model"]["layers"][4]
+    data["model"]["layers"][3] = entry  # the entry before a block's use (its input, by name)
+    with pytest.raises(SpecError) as err:
+        spec_from_text(dump_yaml(data), file=str(SPECS / "fuzz.yaml"))
+    assert any(p.path == ("model", "layers", 3) for p in err.value.problems)
