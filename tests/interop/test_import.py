@@ -125,20 +125,18 @@ def _layer_scale_model() -> keras.Model:
     return keras.Model(x, L.Add()([x, LayerScale(1e-6, 8, name="scale")(h)]))
 
 
-def test_a_class_kerun_was_not_given_is_an_error_and_a_plugin_brings_it(tmp_path: Path) -> None:
+def test_keras_application_layers_import_without_a_plugin(tmp_path: Path) -> None:
+    # ConvNeXt's LayerScale is Keras's code (keras.src.applications.convnext), not the user's:
+    # no plugin needed (issue 13, point 11; kerun/spec/keras_internal.py).
     path = tmp_path / "model.keras"
     _layer_scale_model().save(path)
     result = runner.invoke(app, ["import", str(path), "-o", str(tmp_path / "spec.yaml")])
-    assert result.exit_code == 2 and "Traceback" not in result.stderr
-    assert "layer 'scale' is a LayerScale (from keras.src.applications.convnext), a class from code kerun was not given" in result.stderr
-    assert "--plugins" in result.stderr
-    text, _ = roundtrip(_layer_scale_model(), tmp_path, plugins=[APP_PLUGINS])
-    spec = yaml.safe_load(text)
-    assert (tmp_path / spec["plugins"][0]).resolve() == APP_PLUGINS.resolve()
+    assert result.exit_code == 0, result.stderr
+    spec = yaml.safe_load((tmp_path / "spec.yaml").read_text())
+    assert "plugins" not in spec
     assert {"name": "scale", "type": "LayerScale", "init_values": 1e-06, "projection_dim": 8} in spec["model"]["layers"]
-    # registered in this process now, but a spec without the plugin could not name it
-    with pytest.raises(InteropError, match="a class from code kerun was not given"):
-        import_model(path, tmp_path / "again.yaml")
+    text, _ = roundtrip(_layer_scale_model(), tmp_path)
+    assert "plugins" not in yaml.safe_load(text)
 
 
 def test_keras_operations_become_layers(tmp_path: Path) -> None:
