@@ -109,9 +109,10 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         session.close()
         _record(run, "failed", exc.render(), session.epochs_done())
         raise
-    except Exception as exc:
+    except Exception as exc:  # a bug in kerun's own code (or a plugin's): it keeps its traceback
         session.close()
-        _record(run, "failed", f"{type(exc).__name__}: {exc}", session.epochs_done())
+        _record(run, "failed", f"internal error: {type(exc).__name__}: {exc}", session.epochs_done())
+        _save_traceback(run, exc)
         raise
     finally:
         run.unlock()
@@ -134,6 +135,22 @@ def _data_record(run: Any, loaded: LoadedSpec) -> list[dict[str, Any]]:
             print(f"  {line}", file=sys.stderr)
         run.manifest["data_changed"] = [*run.manifest.get("data_changed", []), *changes]
     return current
+
+
+TRACEBACK_FILE = "traceback.txt"
+
+
+def _save_traceback(run: Any, exc: BaseException) -> None:
+    """The traceback of an error that is not a KerunError, in the run folder; Python prints it on
+    screen too, followed by one line saying it is kerun's bug and where the copy is."""
+    import traceback
+
+    try:
+        run.write_text(TRACEBACK_FILE, "".join(traceback.format_exception(exc)))
+        where = f"; the traceback is saved in {run.file(TRACEBACK_FILE)}" if run.writer else ""
+    except KerunError:  # a full disk: the traceback on screen is all there is
+        where = ""
+    exc.add_note(f"kerun: internal error: this is a bug in kerun or in a plugin, not a problem of the spec{where}")
 
 
 def _record(run: Any, status: str, error: str, epochs: int) -> None:

@@ -294,6 +294,12 @@ def test_a_bug_in_kerun_during_fit_keeps_its_traceback(tmp_path: Path, monkeypat
         run(tmp_path, EMB_SPEC, **{"ids.csv": "ids,y\n" + "".join(f"{i % 5},{i % 2}\n" for i in range(8))})
     assert not isinstance(err.value, KerunError)
     assert any(f.name == "broken" for f in __import__("traceback").extract_tb(err.value.__traceback__))
+    # saved to the run folder, and one line after the traceback on screen says whose bug it is
+    run_dir = next((tmp_path / "runs").glob("*/*/manifest.json")).parent
+    saved = (run_dir / "traceback.txt").read_text()
+    assert "in broken" in saved and "ValueError: a bug in kerun's own callback" in saved
+    assert any(n.startswith("kerun: internal error") and str(run_dir / "traceback.txt") in n for n in err.value.__notes__)
+    assert json.loads((run_dir / "manifest.json").read_text())["error"].startswith("internal error: ValueError")
 
 
 # -- 11. Keras's own unpublished layers need no plugin ---------------------------------------
