@@ -27,6 +27,7 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from kerun.spec.catalogs import catalog_file
+from kerun.spec.keras_internal import BASE_LAYER_KWARGS, INTERNAL_LAYERS
 from kerun.spec.suggest import nearest
 
 __all__ = [
@@ -206,9 +207,7 @@ def lookup(kind: str, name: str) -> ClassInfo | None:
         if canonical is not None:
             info = classes.get(canonical)
     if info is None and kind == "layer":  # Keras's own unpublished layers (ConvNeXt's LayerScale ...)
-        from kerun.spec.keras_internal import internal_layer
-
-        info = internal_layer(name)
+        info = _internal_layer(name)
     return info
 
 
@@ -256,3 +255,16 @@ def is_identifier(kind: str, name: str) -> bool:
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The candidate nearest to ``word``; see :func:`kerun.spec.suggest.nearest`."""
     return nearest(word, candidates)
+
+
+@functools.cache
+def _internal_layer(name: str) -> ClassInfo | None:
+    """The entry of one of :data:`kerun.spec.keras_internal.INTERNAL_LAYERS`, else None."""
+    if name not in INTERNAL_LAYERS:
+        return None
+    module, required = INTERNAL_LAYERS[name]
+    args = {a: ArgInfo(name=a, required=True, default=None, type="other") for a in required}
+    for a in BASE_LAYER_KWARGS:
+        args[a] = ArgInfo(name=a, required=False, default=True if a == "trainable" else None,
+                          type="bool" if a in ("trainable", "autocast") else "null", via_kwargs=True)
+    return ClassInfo(kind="layer", name=name, module=module, args=MappingProxyType(args), var_kwargs=False, unsafe=False)
