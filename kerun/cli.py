@@ -58,10 +58,14 @@ def validate(
     files = expand_specs(specs)
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     for file in files:
         try:
-            load_spec(file, overrides or [])
-            results.append({"file": str(file), "valid": True, "problems": []})
+            from kerun.spec.plugin_warnings import plugin_warnings
+
+            found = plugin_warnings(load_spec(file, overrides or []))
+            warnings.extend(found)
+            results.append({"file": str(file), "valid": True, "problems": [], "warnings": [p.to_dict() for p in found]})
         except SpecError as exc:
             problems.extend(exc.problems)
             results.append({"file": str(file), "valid": False, "problems": [p.to_dict() for p in exc.problems]})
@@ -71,6 +75,9 @@ def validate(
     else:
         if problems:
             print(problems_text(problems, fmt.value))
+        if warnings:  # GitHub annotates them as warnings, not errors
+            text = problems_text(warnings, fmt.value)
+            print(text.replace("::error ", "::warning ") if fmt is Format.github else text)
         if fmt is Format.text:
             summary = f"{len(files) - invalid} of {len(files)} spec{'s' if len(files) != 1 else ''} valid"
             (_err if invalid else print)(summary if invalid else f"ok: {summary}")

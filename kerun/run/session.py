@@ -310,6 +310,10 @@ class TrainingSession:
                            + kept_after_nan(run, callbacks))
         self.stage("save")
         run.save_model(built.model, MODEL_FILE)
+        if run.writer:  # what eval and predict will load, loaded once before the run is called completed
+            from kerun.model.saving import check_reloads
+
+            check_reloads(built.model, run.file(MODEL_FILE))
         self.stage("evaluate")
         metrics: dict[str, dict[str, float]] = {}
         for split in ("train", "validation", "test"):

@@ -49,3 +49,30 @@ class TinyVAE(keras.Model):
 
     def get_config(self):
         return {**super().get_config(), "features": self.features, "latent": self.latent}
+
+
+@keras.saving.register_keras_serializable(package="kerun_tests_t23")
+class ForgetfulScale(keras.layers.Layer):
+    """Multiplies by ``factor``; its get_config forgets ``factor`` (as the ViT example's PatchEncoder does)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("factor", None)  # the argument a hand-written get_config forgets
+        return config
+
+
+@keras.saving.register_keras_serializable(package="kerun_tests_t23")
+class NoKwargs(keras.layers.Layer):
+    def __init__(self, units):
+        super().__init__()
+        self.units = units
+
+    def call(self, x):
+        return x

@@ -105,3 +105,39 @@ def test_validate_asks_no_loss_of_a_model_that_trains_itself(tmp_path: Path) -> 
     plain.write_text(spec.read_text().replace("TinyVAE, features: 8, latent: 2", "Dense, units: 3"))
     with pytest.raises(SpecError, match="training needs a loss"):
         load_spec(plain)
+
+
+def test_a_run_whose_model_does_not_load_back_is_not_completed(tmp_path: Path) -> None:
+    import json
+
+    from kerun.errors import RunError
+
+    (tmp_path / PLUGIN.name).write_text(PLUGIN.read_text())
+    text = SMALL_SPEC.replace("seed: 3\n", "seed: 3\nplugins: [self_training_plugin.py]\n").replace(
+        "    - {type: Dropout, rate: 0.1}\n", "    - {type: ForgetfulScale, factor: 0.5}\n")
+    spec = small_spec(tmp_path, epochs=1, text=text)
+    with pytest.raises(RunError, match="does not load back: ForgetfulScale's get_config") as info:
+        train_file(spec, [], TrainOptions(runs_dir=tmp_path / "runs", progress="quiet"))
+    shown = info.value.render()
+    assert "its config has no 'factor'" in shown and "self_training_plugin.py" in shown
+    manifest = next((tmp_path / "runs").rglob("manifest.json"))
+    assert json.loads(manifest.read_text())["status"] == "failed"
+
+
+def test_validate_warns_of_a_plugin_layer_whose_init_takes_no_kwargs(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from kerun.cli import app
+
+    spec = _vae_spec(tmp_path, "    - {type: TinyVAE, features: 8, latent: 2}")
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "warning: plugin layer" in line]
+    assert len(warned) == 1 and "NoKwargs" in warned[0] and "takes no **kwargs" in warned[0]
+    assert f"{spec}:3:" in warned[0]  # at the plugins: entry
+    github = CliRunner().invoke(app, ["validate", "--format", "github", str(spec)])
+    assert github.output.startswith("::warning file=")
+    as_json = json.loads(CliRunner().invoke(app, ["validate", "--format", "json", str(spec)]).output)
+    assert [w["message"].split(" (")[0] for w in as_json["specs"][0]["warnings"]] == ["warning: plugin layer NoKwargs"]
