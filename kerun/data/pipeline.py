@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -87,32 +88,61 @@ def hash_unit(rows: np.ndarray, seed: int) -> np.ndarray:
 
 def split_indices(n: int, fractions: dict[str, float], seed: int, labels: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Seeded permutation of ``n`` rows; held-out splits taken in the order given (test before
-    validation), the rest is ``train``. Each split's rows keep their original order.
+    validation), the rest is ``train``. Each split's rows keep their original order. A held-out
+    split of fraction ``f`` holds ``ceil(f * n)`` rows, as scikit-learn's ``train_test_split``.
 
-    With ``labels`` (one class id per row) the splits are stratified: each class is split in the
-    same proportions, so a small held-out set still holds every class fairly (as scikit-learn's
-    ``train_test_split(stratify=...)``)."""
+    With ``labels`` (one class id per row) the splits are stratified: the rows each class gives
+    each split are allocated as scikit-learn's ``train_test_split(stratify=...)`` allocates them
+    (its ``_approximate_mode``, largest remainders first), so the split sizes are the same as
+    without labels, however many small classes there are."""
     rng = np.random.default_rng(seed)
+    sizes = {name: max(1, math.ceil(frac * n)) for name, frac in fractions.items()}
+    out: dict[str, np.ndarray] = {}
     if labels is None or len(labels) != n:
-        groups = [rng.permutation(n)]
+        order = rng.permutation(n)
+        start = 0
+        for name, k in sizes.items():
+            out[name] = order[start:start + k]
+            start += k
+        out["train"] = order[start:]
     else:
         order = rng.permutation(n)
-        groups = [order[labels[order] == c] for c in np.unique(labels)]
-    sizes = {name: max(1, int(round(n * frac))) for name, frac in fractions.items()}
-    out: dict[str, list[np.ndarray]] = {name: [] for name in [*fractions, "train"]}
-    # Largest-remainder allocation per class, so the split sizes stay exactly as for one group.
-    taken = {name: 0 for name in fractions}
-    for gi, group in enumerate(groups):
-        start = 0
-        last = gi == len(groups) - 1
-        for name, frac in fractions.items():
-            k = sizes[name] - taken[name] if last else int(round(len(group) * frac))
-            k = max(0, min(k, len(group) - start, sizes[name] - taken[name]))
-            out[name].append(group[start:start + k])
-            taken[name] += k
-            start += k
-        out["train"].append(group[start:])
-    return {name: np.sort(np.concatenate(parts)) if parts else np.array([], dtype=int) for name, parts in out.items()}
+        classes = np.unique(labels)
+        groups = [order[labels[order] == c] for c in classes]
+        left = np.array([len(g) for g in groups])
+        taken = np.zeros(len(groups), dtype=int)
+        parts: dict[str, list[np.ndarray]] = {}
+        for name, k in sizes.items():
+            k = min(k, int(left.sum()))
+            keep = approximate_mode(left, int(left.sum()) - k, rng)
+            held = approximate_mode(left - keep, k, rng)
+            parts[name] = [g[t:t + h] for g, t, h in zip(groups, taken, held)]
+            taken += held
+            left -= held
+        out = {name: np.concatenate(p) if p else np.array([], dtype=int) for name, p in parts.items()}
+        out["train"] = np.concatenate([g[t:] for g, t in zip(groups, taken)])
+    return {name: np.sort(idx) for name, idx in {**{k: out[k] for k in fractions}, "train": out["train"]}.items()}
+
+
+def approximate_mode(counts: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """How many of ``draws`` rows each class gives (scikit-learn's ``_approximate_mode``): the
+    floor of its share, then one more for the classes with the largest remainders, ties drawn."""
+    total = counts.sum()
+    if total == 0 or draws <= 0:
+        return np.zeros_like(counts)
+    continuous = counts * draws / total
+    floored = np.floor(continuous).astype(int)
+    need = draws - int(floored.sum())
+    if need > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (index,) = np.where(remainder == value)
+            add = min(len(index), need)
+            floored[rng.choice(index, size=add, replace=False)] += 1
+            need -= add
+            if need == 0:
+                break
+    return floored
 
 
 def to_structure(mapped: Mapped, input_names: list[str], output_names: list[str], x_only: bool = False) -> Any:
