@@ -159,6 +159,8 @@ class _Builder:
                     if not entry.use:
                         self.prepare(layer, x, _feature(inputs, x), epath, entry)
                     out = call_layer(layer, x)
+                if isinstance(out, dict) and entry.type in self.spec.models:  # Keras sorts the keys: the spec's order
+                    out = {n: out[n] for n in self.spec.models[entry.type].output_names() if n in out} or out
             if entry.name:
                 tensors[entry.name] = out
                 layers[entry.name] = layer
@@ -201,9 +203,16 @@ def _describe(entry: LayerSpec) -> str:
 
 def _tensor(tensors: dict[str, Any], ref: str) -> Any:
     base, index = split_ref(ref)
+    if base not in tensors and "." in ref:  # enc.z_mean: a sub-model's output by its name
+        head, pick = ref.rsplit(".", 1)
+        value = tensors.get(head)
+        if isinstance(value, dict) and pick in value:
+            return value[pick]
     value = tensors[base]
     if index is None:
         return value
+    if isinstance(value, dict):  # a sub-model with several outputs: numbered in its outputs' order
+        value = list(value.values())
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"{ref!r}: entry {base!r} has a single output; write {base!r}")
     if index >= len(value):

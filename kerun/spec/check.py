@@ -62,6 +62,8 @@ class Checker:
         self.problems: list[Problem] = []
         self.plugins: dict[str, list[PluginClass]] = {}
         self.plugins_broken = False
+        #: In the model being checked: each sub-model entry with several outputs, and their names.
+        self._sub_outputs: dict[str, list[str]] = {}
 
     def add(self, path: Path_, message: str, *, hint: str | None = None, key: bool = False) -> None:
         self.problems.append(self.doc.problem(path, message, hint=hint, key=key))
@@ -235,6 +237,10 @@ class Checker:
         later: dict[str, int] = {e.name: i for i, e in enumerate(entries) if e.name}
         defined: dict[str, int | None] = {name: None for name in inputs}  # name -> entry index (None: input)
         used_inputs: set[str] = set()
+        # the output names of each entry that is a sub-model of models: (enc.1, enc.z_mean pick one)
+        self._sub_outputs = {e.name: self.spec.models[e.type].output_names() for e in entries
+                             if e.name and e.type in self.spec.models and isinstance(self.spec.models[e.type].outputs, list)
+                             and len(self.spec.models[e.type].output_names()) > 1}
         for i, entry in enumerate(entries):
             epath = path + ("layers", i)
             refs = entry.input_refs()
@@ -280,13 +286,39 @@ class Checker:
             outs = [model.outputs] if isinstance(model.outputs, str) else model.outputs
             for j, ref in enumerate(outs):
                 opath = path + ("outputs",) + ((j,) if isinstance(model.outputs, list) else ())
-                base, _ = split_ref(ref)
+                base, _ = self._split(ref, defined)
                 if base not in defined or defined[base] is None and base not in inputs:
                     self.add(opath, f"output {ref!r} names no entry", hint=did_you_mean(base, list(later)))
+                else:
+                    self._check_pick(ref, opath, defined)
+
+    def _split(self, ref: str, defined: dict[str, int | None]) -> tuple[str, int | str | None]:
+        """``enc.1`` -> ("enc", 1); ``enc.z_mean`` -> ("enc", "z_mean") when ``enc`` is a sub-model entry."""
+        base, index = split_ref(ref)
+        if base not in defined and "." in ref:
+            head, pick = ref.rsplit(".", 1)
+            if head in self._sub_outputs:
+                return head, pick
+        return base, index
+
+    def _check_pick(self, ref: str, path: Path_, defined: dict[str, int | None]) -> None:
+        """One output of a sub-model entry, by number or by name, that the sub-model has."""
+        base, pick = self._split(ref, defined)
+        outs = self._sub_outputs.get(base)
+        if outs is None or pick is None:
+            return
+        listing = ", ".join(f"{i}: {n}" for i, n in enumerate(outs))
+        if isinstance(pick, int) and pick >= len(outs):
+            self.add(path, f"{ref!r}: the sub-model entry {base!r} has {len(outs)} outputs, numbered from 0",
+                     hint=f"its outputs: {listing}")
+        elif isinstance(pick, str) and pick not in outs:
+            self.add(path, f"{ref!r}: the sub-model entry {base!r} has no output {pick!r}",
+                     hint=did_you_mean(pick, outs) or f"its outputs: {listing}")
 
     def _check_ref(self, ref: str, path: Path_, defined: dict[str, int | None], later: dict[str, int], index: int) -> None:
-        base, _ = split_ref(ref)
+        base, _ = self._split(ref, defined)
         if base in defined:
+            self._check_pick(ref, path, defined)
             return
         self._missing_ref(ref, path, later, index, list(defined))
 
