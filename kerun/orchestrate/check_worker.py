@@ -21,7 +21,7 @@ def _first_batch_x(datasets: Any) -> Any:
         ds = getattr(datasets, split, None)
         if ds is not None:
             for batch in ds.take(1):
-                return batch[0]
+                return batch[0] if isinstance(batch, tuple) else batch  # inputs alone: a model that trains itself
     return None
 
 

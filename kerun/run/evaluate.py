@@ -27,7 +27,7 @@ def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
     quiet_tensorflow()
     import keras
 
-    from kerun.model.model import BuiltModel
+    from kerun.model.model import BuiltModel, trains_itself
     from kerun.model.plugins import load_plugins
 
     run = RunDir.open(run_dir)
@@ -53,6 +53,8 @@ def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
         detail = f"{type(exc).__name__}: {exc}" if isinstance(exc, (KeyError, AttributeError, IndexError)) else str(exc)
         raise RunError(f"cannot load {model_path}: {detail[:500]}") from None
     spec_model = loaded.spec.model
+    if trains_itself(model):  # fitted as itself (kerun.model.model): its own test_step, no targets
+        return run, loaded, BuiltModel(model=model, input_names=list(spec_model.inputs), output_names=[], trains_itself=True)
     outputs = spec_model.output_names() or list(getattr(model, "output_names", []) or ["output"])
     built = BuiltModel(model=model, input_names=list(spec_model.inputs), output_names=outputs)
     return run, loaded, built

@@ -36,7 +36,7 @@ def predict_run(run_dir: Path, input_path: Path, output: Path | None = None, *, 
     suffix = output.suffix.lower()
     if suffix not in (".csv", ".npy", ".npz", ".parquet"):
         raise RunError(f"cannot write predictions to {output.name}: use .csv, .npy, .npz or .parquet")
-    names = built.output_names
+    names = built.output_names or ["output"]  # a model that trains itself has no targets, one output
     rows = 0
     # a ragged row deep in a streamed file is a DataError, as in training; no partial output is left
     with atomic_path(output) as tmp, inputs.errors.mapped():
