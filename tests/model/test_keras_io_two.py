@@ -44,12 +44,43 @@ def _seq2seq() -> Any:
                        L.Dense(12, activation="softmax")(decoder_outputs))
 
 
-TWINS: dict[str, Callable[[], Any]] = {"vae": _vae, "seq2seq": _seq2seq}
+def _unet() -> Any:
+    """keras.io "Image segmentation with a U-Net-like architecture", as written there (smaller filters)."""
+    inputs = keras.Input((16, 16, 3))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(8, 3, strides=2, padding="same")(inputs)))
+    previous_block_activation = x
+    for filters in [16]:
+        x = L.Activation("relu")(x)
+        x = L.SeparableConv2D(filters, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.Activation("relu")(x)
+        x = L.SeparableConv2D(filters, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+        residual = L.Conv2D(filters, 1, strides=2, padding="same")(previous_block_activation)
+        x = L.add([x, residual])
+        previous_block_activation = x
+    for filters in [16, 8]:
+        x = L.Activation("relu")(x)
+        x = L.Conv2DTranspose(filters, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.Activation("relu")(x)
+        x = L.Conv2DTranspose(filters, 3, padding="same")(x)
+        x = L.BatchNormalization()(x)
+        x = L.UpSampling2D(2)(x)
+        residual = L.UpSampling2D(2)(previous_block_activation)
+        residual = L.Conv2D(filters, 1, padding="same")(residual)
+        x = L.add([x, residual])
+        previous_block_activation = x
+    return keras.Model(inputs, L.Conv2D(3, 3, activation="softmax", padding="same")(x))
+
+
+TWINS: dict[str, Callable[[], Any]] = {"vae": _vae, "seq2seq": _seq2seq, "unet": _unet}
 """Each translation's hand-written twin (a model, or its parameter count), by spec name. A twin
 model given the run's weights predicts what the run predicts: the same graph, wired the same way."""
 
 HISTORY: dict[str, set[str]] = {"vae": {"total_loss", "reconstruction_loss", "kl_loss", "val_kl_loss"},
-                                "seq2seq": {"loss", "accuracy", "val_loss"}}
+                                "seq2seq": {"loss", "accuracy", "val_loss"}, "unet": {"loss", "val_loss"}}
 """What each run's history must hold: the VAE's own train_step and test_step ran (its KL term)."""
 
 
