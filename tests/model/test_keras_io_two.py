@@ -75,12 +75,36 @@ def _unet() -> Any:
     return keras.Model(inputs, L.Conv2D(3, 3, activation="softmax", padding="same")(x))
 
 
-TWINS: dict[str, Callable[[], Any]] = {"vae": _vae, "seq2seq": _seq2seq, "unet": _unet}
+def _vit() -> Any:
+    """keras.io "Image classification with Vision Transformer" (one block, 4x4 patches, projection 8)."""
+    from keras_io_vit import PatchEncoder, Patches  # the example's own layers
+
+    data_augmentation = keras.Sequential([
+        keras.Input((8, 8, 3)), L.Normalization(mean=[0.5, 0.5, 0.5], variance=[0.083, 0.083, 0.083]), L.Resizing(8, 8),
+        L.RandomFlip("horizontal"), L.RandomRotation(factor=0.02), L.RandomZoom(height_factor=0.2, width_factor=0.2)])
+    inputs = keras.Input((8, 8, 3))
+    encoded_patches = PatchEncoder(4, 8)(Patches(4)(data_augmentation(inputs)))
+    for _ in range(1):
+        x1 = L.LayerNormalization(epsilon=1e-6)(encoded_patches)
+        attention_output = L.MultiHeadAttention(num_heads=2, key_dim=8, dropout=0.1)(x1, x1)
+        x2 = L.Add()([attention_output, encoded_patches])
+        x3 = L.LayerNormalization(epsilon=1e-6)(x2)
+        for units in [16, 8]:
+            x3 = L.Dropout(0.1)(L.Dense(units, activation=keras.activations.gelu)(x3))
+        encoded_patches = L.Add()([x3, x2])
+    h = L.Dropout(0.5)(L.Flatten()(L.LayerNormalization(epsilon=1e-6)(encoded_patches)))
+    for units in [16, 8]:
+        h = L.Dropout(0.5)(L.Dense(units, activation=keras.activations.gelu)(h))
+    return keras.Model(inputs, L.Dense(3)(h))
+
+
+TWINS: dict[str, Callable[[], Any]] = {"vae": _vae, "seq2seq": _seq2seq, "unet": _unet, "vit": _vit}
 """Each translation's hand-written twin (a model, or its parameter count), by spec name. A twin
 model given the run's weights predicts what the run predicts: the same graph, wired the same way."""
 
 HISTORY: dict[str, set[str]] = {"vae": {"total_loss", "reconstruction_loss", "kl_loss", "val_kl_loss"},
-                                "seq2seq": {"loss", "accuracy", "val_loss"}, "unet": {"loss", "val_loss"}}
+                                "seq2seq": {"loss", "accuracy", "val_loss"}, "unet": {"loss", "val_loss"},
+                                "vit": {"loss", "accuracy", "val_accuracy"}}
 """What each run's history must hold: the VAE's own train_step and test_step ran (its KL term)."""
 
 
