@@ -327,6 +327,12 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
             frame = pd.read_csv(io.BytesIO(block), sep=spec.delimiter, header=None, names=header, usecols=usecols,
                                 dtype=conv, engine="c", keep_default_na=True)
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
+            found = _text_in_numbers(block, spec.delimiter, header, [c for c in cols if dtypes[c] != object])
+            if found is not None:
+                index, column, value = found
+                raise ctx.error(f"{path}: line {first_line + index}: column {column!r} holds text ({value[:40]!r}) "
+                                "where the rest of the file has numbers", "path",
+                                hint="fix the value, or make the whole column text") from None
             raise _pandas_error(ctx, path, spec.delimiter, e, first_line=first_line) from None
         out = {}
         for c in cols:
@@ -345,6 +351,27 @@ def stream_csv(ctx: SourceContext, *, block_size: int | None = None, limit: int 
 
     return TableStream(columns=order, dtypes=dtypes, chunks=chunks, num_rows=None, limit=limit,
                        units=units, read_unit=read_unit)
+
+
+def _text_in_numbers(block: bytes, delimiter: str, header: list[str], numeric: list[str]) -> tuple[int, str, str] | None:
+    """(row index in the block, column, value) of the first value of a numeric column that is not
+    a number; None when there is none (the parse failed for another reason)."""
+    import io
+
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.BytesIO(block), sep=delimiter, header=None, names=header, usecols=numeric or None,
+                            dtype=str, engine="c", keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError):
+        return None
+    for column in numeric:
+        values = frame[column].to_numpy()
+        parsed = pd.to_numeric(pd.Series(values).replace("", np.nan), errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & (values != ""))
+        if len(bad):
+            return int(bad[0]), column, str(values[bad[0]])
+    return None
 
 
 def _pandas_error(ctx: SourceContext, path: Path, delimiter: str, e: Exception, first_line: int = 1) -> Exception:

@@ -90,13 +90,17 @@ class Plan:
             used.add(self.sample_weight)
         return [f for f in self.schema.shapes if f in used]
 
-    def apply(self, fields: dict[str, np.ndarray], row_offset: int = 0) -> Mapped:
+    def apply(self, fields: dict[str, np.ndarray], row_offset: int = 0, rows: np.ndarray | None = None) -> Mapped:
+        """The fields mapped to inputs and targets. Errors name a row of the source: row
+        ``row_offset + i`` for the i-th row, or ``rows[i]`` when ``rows`` gives the source row of
+        each (a streamed split keeps only some rows of a block)."""
         n = len(next(iter(fields.values()))) if fields else 0
-        x = {p.name: _apply(self, p, fields, n, row_offset) for p in self.inputs}
-        y = {p.name: _apply(self, p, fields, n, row_offset) for p in self.targets}
+        at = _Rows(self.ctx, row_offset, rows)
+        x = {p.name: _apply(self, p, fields, n, at) for p in self.inputs}
+        y = {p.name: _apply(self, p, fields, n, at) for p in self.targets}
         sw = None
         if self.sample_weight:
-            w = _numeric(self, self.sample_weight, fields[self.sample_weight], "float32", row_offset, "the sample weights")
+            w = _numeric(self, self.sample_weight, fields[self.sample_weight], "float32", at, "the sample weights")
             if w.ndim > 1:
                 if int(np.prod(w.shape[1:])) != 1:
                     raise self.ctx.error(f"sample_weight field {self.sample_weight!r} has shape {w.shape[1:]} per example; expected one number")
@@ -401,7 +405,26 @@ def _target_shape(ctx: SourceContext, p: FieldPlan, schema: Schema, out: tuple[i
 # application
 
 
-def _numeric(plan: Plan, name: str, arr: np.ndarray, dtype: str, row_offset: int, what: str) -> np.ndarray:
+class _Rows:
+    """Where the i-th row of a chunk is in its source: ``data row N`` (from 1), and for a CSV file
+    the line of the file too (its header, if it has one, is line 1)."""
+
+    def __init__(self, ctx: Any, row_offset: int, rows: np.ndarray | None) -> None:
+        self.ctx, self.row_offset, self.rows = ctx, row_offset, rows
+
+    def index(self, i: int) -> int:
+        return int(self.rows[i]) if self.rows is not None else self.row_offset + i
+
+    def __call__(self, i: int) -> str:
+        r = self.index(i)
+        spec = self.ctx.spec
+        if getattr(spec, "type", None) != "csv":
+            return f"data row {r + 1}"
+        line = r + 1 + (0 if getattr(spec, "header", True) is False else 1)
+        return f"data row {r + 1}, line {line} of the file"
+
+
+def _numeric(plan: Plan, name: str, arr: np.ndarray, dtype: str, at: _Rows, what: str) -> np.ndarray:
     if arr.dtype == object or arr.dtype.kind in "US":
         try:
             return arr.astype(np.float64)
@@ -412,13 +435,13 @@ def _numeric(plan: Plan, name: str, arr: np.ndarray, dtype: str, row_offset: int
                     try:
                         float(v)
                     except (ValueError, TypeError):
-                        raise plan.ctx.error(f"field {name!r} holds text ({str(v)[:40]!r} at row {row_offset + i}), but {what} needs numbers ({dtype})",
+                        raise plan.ctx.error(f"field {name!r} holds text ({str(v)[:40]!r} at {at(i)}), but {what} needs numbers ({dtype})",
                                              hint="choose numeric columns, or declare the input as dtype: string") from None
             raise
     return arr
 
 
-def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_offset: int) -> np.ndarray:
+def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, at: _Rows) -> np.ndarray:
     ctx = plan.ctx
     what = f"the model {'output' if p.is_target else 'input'} {p.name!r}"
     if p.dtype == "string":
@@ -431,20 +454,19 @@ def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_
     if p.stack:
         arr = aligned_empty((n, len(p.fields)), work)
         for j, c in enumerate(p.fields):
-            arr[:, j] = _numeric(plan, c, fields[c], p.dtype, row_offset, what)
+            arr[:, j] = _numeric(plan, c, fields[c], p.dtype, at, what)
     else:
         arr = fields[p.fields[0]]
         if p.pad_to is not None:
             return _pad(arr, p.pad_to, want)
-        arr = _numeric(plan, p.fields[0], arr, p.dtype, row_offset, what)
+        arr = _numeric(plan, p.fields[0], arr, p.dtype, at, what)
     if plan.schema.tabular and arr.dtype.kind == "f" and n:
         bad = np.isnan(arr.reshape(n, -1)).any(axis=1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             col = p.fields[int(np.flatnonzero(np.isnan(arr.reshape(n, -1)[i]))[0])] if p.stack else p.fields[0]
-            row = row_offset + i + 1
-            line = f" (line {row + 1} of the file: an empty value or a short row)" if getattr(ctx.spec, "type", None) == "csv" else ""
-            raise ctx.error(f"missing value in column {col!r} at data row {row}{line} (for {what})",
+            short = " (an empty value or a short row)" if getattr(ctx.spec, "type", None) == "csv" else ""
+            raise ctx.error(f"missing value in column {col!r} at {at(i)}{short} (for {what})",
                             hint="fill or drop missing values before training")
     if p.offset is not None or p.scale is not None:
         arr = arr.astype(work, copy=not p.stack)
@@ -453,7 +475,7 @@ def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_
         if p.scale is not None:
             arr *= p.scale
     if p.classes is not None and n:
-        _check_labels(plan, p, arr, row_offset)
+        _check_labels(plan, p, arr, at)
     if p.one_hot is not None:
         ids = arr.reshape(n, -1) if _size(arr.shape[1:]) != 1 else arr.reshape(n)
         arr = np.eye(p.one_hot, dtype=want)[ids.astype(np.intp)]
@@ -464,7 +486,7 @@ def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, row_
     return arr.astype(want, copy=False)
 
 
-def _check_labels(plan: Plan, p: FieldPlan, arr: np.ndarray, row_offset: int) -> None:
+def _check_labels(plan: Plan, p: FieldPlan, arr: np.ndarray, at: _Rows) -> None:
     flat = arr.reshape(-1)
     lo, hi = flat.min(), flat.max()
     integral = True
@@ -476,11 +498,11 @@ def _check_labels(plan: Plan, p: FieldPlan, arr: np.ndarray, row_offset: int) ->
     if flat.dtype.kind == "f":
         bad |= ~np.isfinite(flat) | (flat != np.floor(flat))
     i = int(np.flatnonzero(bad)[0])
-    row = row_offset + i // max(1, _size(arr.shape[1:]))
+    row = at(i // max(1, _size(arr.shape[1:])))
     value = flat[i]
     value = int(value) if float(value).is_integer() else value
     raise plan.ctx.error(
-        f"label {value} in {_src(p)} (row {row}) is not a class id in [0, {p.classes}) for the model output {p.name!r}",
+        f"label {value} in {_src(p)} ({row}) is not a class id in [0, {p.classes}) for the model output {p.name!r}",
         hint=f"the output has {p.classes} classes; check the label column, or set 'classes:' on the target")
 
 

@@ -217,16 +217,15 @@ def stream_dataset(stream: TableStream, plan: Plan, *, errors: StreamErrors, int
         if limit is not None and offset + n > limit:
             n = max(0, limit - offset)
             chunk = {k: v[:n] for k, v in chunk.items()}
-        first = offset
+        rows = None  # the file rows of the chunk's rows, when the split keeps only some of them
         if interval is not None and n:
             u = hash_unit(np.arange(offset, offset + n), seed)
             mask = (u >= interval[0]) & (u < interval[1])
             chunk = {k: v[mask] for k, v in chunk.items()}
-            rows = np.flatnonzero(mask)
-            first = offset + (int(rows[0]) if len(rows) else 0)
+            rows = offset + np.flatnonzero(mask)
         if not n or not len(next(iter(chunk.values()))):
             return None
-        return to_structure(plan.apply(chunk, row_offset=first), input_names, output_names, x_only)
+        return to_structure(plan.apply(chunk, row_offset=offset, rows=rows), input_names, output_names, x_only)
 
     if stream.units is not None and stream.read_unit is not None:
         return _parallel_stream(stream, needed, select, empty, signature, errors=errors, batch_size=batch_size, shuffle=shuffle,

@@ -17,7 +17,7 @@ import keras
 
 from kerun.errors import BuildError, Location
 from kerun.spec import catalog
-from kerun.spec.check import argument_kind
+from kerun.spec.refs import argument_kind
 from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS
 
 __all__ = ["at", "make_object", "resolve_class"]
