@@ -9,13 +9,13 @@ split in memory, or one chunk of a streamed file) into arrays, vectorised.
 from __future__ import annotations
 
 import fnmatch
-import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from kerun.data._common import SourceContext, aligned_empty, missing_name_error, take_rows
+from kerun.data._common import SourceContext, missing_name_error, take_rows
+from kerun.data.apply import Rows, apply_field, field_source, known_shape, numeric, shape_size
 from kerun.errors import DataError
 from kerun.spec.data import FieldSpec
 
@@ -95,12 +95,12 @@ class Plan:
         ``row_offset + i`` for the i-th row, or ``rows[i]`` when ``rows`` gives the source row of
         each (a streamed split keeps only some rows of a block)."""
         n = len(next(iter(fields.values()))) if fields else 0
-        at = _Rows(self.ctx, row_offset, rows)
-        x = {p.name: _apply(self, p, fields, n, at) for p in self.inputs}
-        y = {p.name: _apply(self, p, fields, n, at) for p in self.targets}
+        at = Rows(self.ctx, row_offset, rows)
+        x = {p.name: apply_field(self, p, fields, n, at) for p in self.inputs}
+        y = {p.name: apply_field(self, p, fields, n, at) for p in self.targets}
         sw = None
         if self.sample_weight:
-            w = _numeric(self, self.sample_weight, fields[self.sample_weight], "float32", at, "the sample weights")
+            w = numeric(self, self.sample_weight, fields[self.sample_weight], "float32", at, "the sample weights")
             if w.ndim > 1:
                 if int(np.prod(w.shape[1:])) != 1:
                     raise self.ctx.error(f"sample_weight field {self.sample_weight!r} has shape {w.shape[1:]} per example; expected one number")
@@ -148,12 +148,8 @@ def _as_fieldspec(ref: Any) -> FieldSpec:
     return FieldSpec(field=ref) if isinstance(ref, str) else ref
 
 
-def _known(shape: Sequence[int | None] | None) -> bool:
-    return shape is not None and all(d is not None for d in shape)
 
 
-def _size(shape: Sequence[int]) -> int:
-    return int(math.prod(shape)) if shape else 1
 
 
 def resolve_plan(ctx: SourceContext, schema: Schema, loaded: Any, built: Any, *, targets: bool = True,
@@ -309,25 +305,21 @@ def _raw_shape(schema: Schema, p: FieldPlan) -> tuple[int, ...]:
 def _after_reshape(ctx: SourceContext, p: FieldPlan, raw: tuple[int, ...]) -> tuple[int, ...]:
     if p.reshape is None:
         return raw
-    total = _size(raw)
+    total = shape_size(raw)
     target = list(p.reshape)
     if target.count(-1) > 1:
         raise _err(ctx, p, f"reshape {list(p.reshape)} has more than one -1")
-    known = _size([d for d in target if d != -1])
+    known = shape_size([d for d in target if d != -1])
     if -1 in target:
         if known == 0 or total % known:
-            raise _err(ctx, p, f"cannot reshape {total} values per example ({_src(p)}) to {list(p.reshape)}")
+            raise _err(ctx, p, f"cannot reshape {total} values per example ({field_source(p)}) to {list(p.reshape)}")
         target[target.index(-1)] = total // known
     elif known != total:
-        raise _err(ctx, p, f"cannot reshape {total} values per example ({_src(p)}, shape {list(raw)}) to {list(p.reshape)}")
+        raise _err(ctx, p, f"cannot reshape {total} values per example ({field_source(p)}, shape {list(raw)}) to {list(p.reshape)}")
     p.reshape = tuple(target)
     return tuple(target)
 
 
-def _src(p: FieldPlan) -> str:
-    if p.stack:
-        return f"{len(p.fields)} columns {p.fields[0]!r}..{p.fields[-1]!r}" if len(p.fields) > 1 else f"column {p.fields[0]!r}"
-    return f"field {p.fields[0]!r}"
 
 
 def _fit(have: tuple[int, ...], want: Sequence[int | None]) -> tuple[int, ...] | None:
@@ -335,14 +327,14 @@ def _fit(have: tuple[int, ...], want: Sequence[int | None]) -> tuple[int, ...] |
     want = tuple(want)
     if len(have) == len(want) and all(w is None or w == h for h, w in zip(have, want)):
         return have
-    if _known(want):
-        return tuple(want) if _size(have) == _size(want) else None  # type: ignore[arg-type]
+    if known_shape(want):
+        return tuple(want) if shape_size(have) == shape_size(want) else None  # type: ignore[arg-type]
     free = [i for i, w in enumerate(want) if w is None]
     if len(free) == 1:
-        known = _size([w for w in want if w is not None])
-        if known and _size(have) % known == 0:
+        known = shape_size([w for w in want if w is not None])
+        if known and shape_size(have) % known == 0:
             out = list(want)
-            out[free[0]] = _size(have) // known
+            out[free[0]] = shape_size(have) // known
             return tuple(out)  # type: ignore[arg-type]
     return None
 
@@ -359,7 +351,7 @@ def _input_shape(ctx: SourceContext, p: FieldPlan, schema: Schema) -> None:
     have = _after_reshape(ctx, p, raw)
     fitted = _fit(have, p.shape or ())
     if fitted is None:
-        raise _err(ctx, p, f"{_src(p)} has shape {list(have)} per example, but the model input {p.name!r} is declared {list(p.shape or ())}",
+        raise _err(ctx, p, f"{field_source(p)} has shape {list(have)} per example, but the model input {p.name!r} is declared {list(p.shape or ())}",
                    hint=f"the values must fill the input exactly; declare the input's shape, or use 'reshape:' / 'columns:' in data.inputs.{p.name}")
     p.shape = fitted
 
@@ -374,17 +366,17 @@ def _target_shape(ctx: SourceContext, p: FieldPlan, schema: Schema, out: tuple[i
         if not classes:
             raise _err(ctx, p, f"one_hot needs the number of classes for output {p.name!r}", hint="add 'classes:' to the target")
         p.one_hot = p.classes = int(classes)
-        base = () if _size(have) == 1 else have
+        base = () if shape_size(have) == 1 else have
         have = (*base, int(classes))
         p.dtype = fs.dtype or "float32"
     else:
         sparse = fs.encoding == "sparse" or (
-            fs.encoding is None and _known(out) and width is not None and width > 1
-            and _size(have) * width == _size(out) and _size(have) != _size(out))  # type: ignore[arg-type]
+            fs.encoding is None and known_shape(out) and width is not None and width > 1
+            and shape_size(have) * width == shape_size(out) and shape_size(have) != shape_size(out))  # type: ignore[arg-type]
         if sparse:
             p.classes = fs.classes or (width if width and width > 1 else None)
             target = tuple(out[:-1]) if out else ()
-            if _known(target) and _size(have) == _size(target):  # type: ignore[arg-type]
+            if known_shape(target) and shape_size(have) == shape_size(target):  # type: ignore[arg-type]
                 have = tuple(target)  # type: ignore[assignment]
             p.dtype = fs.dtype or "int32"
             p.shape = have
@@ -393,124 +385,9 @@ def _target_shape(ctx: SourceContext, p: FieldPlan, schema: Schema, out: tuple[i
     if out is not None:
         fitted = _fit(have, out)
         if fitted is None:
-            if _known(out):
-                raise _err(ctx, p, f"{_src(p)} has shape {list(have)} per example, but the model output {p.name!r} has shape {list(out)}",
+            if known_shape(out):
+                raise _err(ctx, p, f"{field_source(p)} has shape {list(have)} per example, but the model output {p.name!r} has shape {list(out)}",
                            hint="map the output to the right field in 'data.targets', or use 'encoding: one_hot' / 'reshape:'")
             fitted = have
         have = fitted
     p.shape = have
-
-
-# ---------------------------------------------------------------------------------------------
-# application
-
-
-class _Rows:
-    """Where the i-th row of a chunk is in its source: ``data row N`` (from 1), and for a CSV file
-    the line of the file too (its header, if it has one, is line 1)."""
-
-    def __init__(self, ctx: Any, row_offset: int, rows: np.ndarray | None) -> None:
-        self.ctx, self.row_offset, self.rows = ctx, row_offset, rows
-
-    def index(self, i: int) -> int:
-        return int(self.rows[i]) if self.rows is not None else self.row_offset + i
-
-    def __call__(self, i: int) -> str:
-        r = self.index(i)
-        spec = self.ctx.spec
-        if getattr(spec, "type", None) != "csv":
-            return f"data row {r + 1}"
-        line = r + 1 + (0 if getattr(spec, "header", True) is False else 1)
-        return f"data row {r + 1}, line {line} of the file"
-
-
-def _numeric(plan: Plan, name: str, arr: np.ndarray, dtype: str, at: _Rows, what: str) -> np.ndarray:
-    if arr.dtype == object or arr.dtype.kind in "US":
-        try:
-            return arr.astype(np.float64)
-        except (ValueError, TypeError):
-            flat = arr.reshape(len(arr), -1)
-            for i in range(len(flat)):
-                for v in flat[i]:
-                    try:
-                        float(v)
-                    except (ValueError, TypeError):
-                        raise plan.ctx.error(f"field {name!r} holds text ({str(v)[:40]!r} at {at(i)}), but {what} needs numbers ({dtype})",
-                                             hint="choose numeric columns, or declare the input as dtype: string") from None
-            raise
-    return arr
-
-
-def _apply(plan: Plan, p: FieldPlan, fields: dict[str, np.ndarray], n: int, at: _Rows) -> np.ndarray:
-    ctx = plan.ctx
-    what = f"the model {'output' if p.is_target else 'input'} {p.name!r}"
-    if p.dtype == "string":
-        arr = fields[p.fields[0]]
-        if arr.dtype != object:
-            arr = arr.astype(str).astype(object)
-        return arr.reshape((n, *p.shape)) if p.shape is not None and _known(p.shape) else arr
-    want = np.dtype(p.dtype)
-    work = want if want.kind == "f" else np.dtype(np.float64)
-    if p.stack:
-        arr = aligned_empty((n, len(p.fields)), work)
-        for j, c in enumerate(p.fields):
-            arr[:, j] = _numeric(plan, c, fields[c], p.dtype, at, what)
-    else:
-        arr = fields[p.fields[0]]
-        if p.pad_to is not None:
-            return _pad(arr, p.pad_to, want)
-        arr = _numeric(plan, p.fields[0], arr, p.dtype, at, what)
-    if plan.schema.tabular and arr.dtype.kind == "f" and n:
-        bad = np.isnan(arr.reshape(n, -1)).any(axis=1)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            col = p.fields[int(np.flatnonzero(np.isnan(arr.reshape(n, -1)[i]))[0])] if p.stack else p.fields[0]
-            short = " (an empty value or a short row)" if getattr(ctx.spec, "type", None) == "csv" else ""
-            raise ctx.error(f"missing value in column {col!r} at {at(i)}{short} (for {what})",
-                            hint="fill or drop missing values before training")
-    if p.offset is not None or p.scale is not None:
-        arr = arr.astype(work, copy=not p.stack)
-        if p.offset is not None:
-            arr += p.offset
-        if p.scale is not None:
-            arr *= p.scale
-    if p.classes is not None and n:
-        _check_labels(plan, p, arr, at)
-    if p.one_hot is not None:
-        ids = arr.reshape(n, -1) if _size(arr.shape[1:]) != 1 else arr.reshape(n)
-        arr = np.eye(p.one_hot, dtype=want)[ids.astype(np.intp)]
-    if p.reshape is not None and p.one_hot is None:
-        arr = arr.reshape((n, *p.reshape))
-    if p.shape is not None and tuple(arr.shape[1:]) != tuple(p.shape):
-        arr = arr.reshape((n, *p.shape))
-    return arr.astype(want, copy=False)
-
-
-def _check_labels(plan: Plan, p: FieldPlan, arr: np.ndarray, at: _Rows) -> None:
-    flat = arr.reshape(-1)
-    lo, hi = flat.min(), flat.max()
-    integral = True
-    if flat.dtype.kind == "f":
-        integral = bool(np.all(np.isfinite(flat)) and np.all(flat == np.floor(flat)))
-    if lo >= 0 and hi < p.classes and integral:
-        return
-    bad = (flat < 0) | (flat >= p.classes)
-    if flat.dtype.kind == "f":
-        bad |= ~np.isfinite(flat) | (flat != np.floor(flat))
-    i = int(np.flatnonzero(bad)[0])
-    row = at(i // max(1, _size(arr.shape[1:])))
-    value = flat[i]
-    value = int(value) if float(value).is_integer() else value
-    raise plan.ctx.error(
-        f"label {value} in {_src(p)} ({row}) is not a class id in [0, {p.classes}) for the model output {p.name!r}",
-        hint=f"the output has {p.classes} classes; check the label column, or set 'classes:' on the target")
-
-
-def _pad(arr: np.ndarray, length: int, dtype: np.dtype) -> np.ndarray:
-    # keras.utils.pad_sequences defaults: pre-padding with 0, keep the last `length` items.
-    out = np.zeros((len(arr), length), dtype=dtype)
-    for i, seq in enumerate(arr):
-        s = np.asarray(seq)[-length:]
-        if len(s):
-            out[i, length - len(s):] = s
-    return out

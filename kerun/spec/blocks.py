@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kerun.errors import Location, Problem, SpecError, format_path
-from kerun.spec.loader import Document, Path_
+from kerun.spec.loader import Document, Path_, copy_plain
 from kerun.spec.suggest import did_you_mean
 
 __all__ = ["BLOCK_KEYS", "expand_blocks"]
@@ -73,7 +73,7 @@ class _Expander:
 
     def entry(self, path: Path_, data: dict[str, Any]) -> _Entry:
         values, keys = self._index.get(path, ({}, {}))
-        return _Entry(data=_copy(data), values=dict(values), keys=dict(keys), source=path)
+        return _Entry(data=copy_plain(data), values=dict(values), keys=dict(keys), source=path)
 
     # -- the blocks: section -----------------------------------------------------------------
 
@@ -224,7 +224,7 @@ class _Expander:
             renamed[own if isinstance(own, str) else f"#{i}"] = new
         body: list[_Entry] = []
         for i, proto in enumerate(block.entries):
-            rec = _Entry(data=_copy(proto.data),
+            rec = _Entry(data=copy_plain(proto.data),
                          values={p: _noted(loc, note) for p, loc in proto.values.items()},
                          keys={p: _noted(loc, note) for p, loc in proto.keys.items()},
                          source=proto.source)
@@ -294,7 +294,7 @@ class _Expander:
             for p, loc in pos.items():
                 rec.values[sub + p] = loc
             rec.subs[sub] = src
-            return _copy(value)
+            return copy_plain(value)
         for m in _PARAM.finditer(node):
             if m.group(1) in params:
                 self._add(rec, sub, f"${m.group(1)} inside a longer string is not replaced; a parameter is a whole value",
@@ -344,14 +344,6 @@ def _noted(loc: Location, note: str) -> Location:
     return Location(loc.file, loc.line, loc.column, note if not loc.note else f"{note}; {loc.note}")
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
-
-
 def _entry_depth(p: Path_) -> int:
     """How long the path of the layer entry holding ``p`` is (0: not inside a layer entry)."""
     if len(p) >= 3 and p[0] == "model" and p[1] == "layers":
@@ -386,7 +378,7 @@ def expand_blocks(doc: Document) -> Document:
     if not isinstance(data, dict) or "blocks" not in data:
         return doc
     ex = _Expander(doc)
-    new = Document(data={k: _copy(v) for k, v in data.items() if k != "blocks"}, file=doc.file,
+    new = Document(data={k: copy_plain(v) for k, v in data.items() if k != "blocks"}, file=doc.file,
                    values={p: loc for p, loc in doc.values.items() if p[:1] != ("blocks",)},
                    keys={p: loc for p, loc in doc.keys.items() if p[:1] != ("blocks",)},
                    sources=dict(doc.sources))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kerun.errors import Location, Problem, SpecError
-from kerun.spec.loader import Document, Path_, load_document
+from kerun.spec.loader import Document, Path_, copy_plain, load_document
 from kerun.spec.overrides import replace_value, resolve_path
 from kerun.spec.paths import absolute_paths
 from kerun.spec.suggest import did_you_mean
@@ -144,7 +144,7 @@ def _merge(base: Document, own: Document) -> Document:
             if isinstance(v, dict) and isinstance(dst.get(k), dict):
                 merge(dst[k], v, path + (k,))
             else:
-                dst[k] = _copy(v)
+                dst[k] = copy_plain(v)
                 replaced.add(path + (k,))
 
     data = base.data
@@ -158,14 +158,6 @@ def _merge(base: Document, own: Document) -> Document:
     values.update(own.values)
     keys.update(own.keys)
     return Document(data=data, file=own.file, values=values, keys=keys)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +187,7 @@ def _apply_set(result: Document, doc: Document) -> None:
         n = len(where)
         values = {p[n:]: loc for p, loc in doc.values.items() if p[:n] == where}
         keys = {p[n:]: loc for p, loc in doc.keys.items() if p[:n] == where and len(p) > n}
-        replace_value(result, path, _copy(value), values, keys)
+        replace_value(result, path, copy_plain(value), values, keys)
         if where in doc.keys:
             result.keys[path] = doc.keys[where]
     if problems:

@@ -22,7 +22,7 @@ import yaml
 
 from kerun.errors import Location, Problem, SpecError
 
-__all__ = ["Document", "MAX_DEPTH", "MAX_NODES", "load_document", "parse_document"]
+__all__ = ["Document", "MAX_DEPTH", "MAX_NODES", "copy_plain", "load_document", "parse_document"]
 
 MAX_DEPTH = 64
 MAX_NODES = 200_000
@@ -181,7 +181,7 @@ class _Builder:
                     raise SpecError(f"unknown alias *{event.anchor}", location=mark)
                 value, marks = self.anchors[event.anchor]
                 self._count(len(marks), event)
-                value = _deep_copy(value)
+                value = copy_plain(value)
                 base = marks.get((), mark)
                 for sub, m in marks.items():
                     self.doc.values[path + sub] = m if sub else base
@@ -235,7 +235,7 @@ class _Builder:
         if anchor:
             n = len(path)
             marks = {p[n:]: m for p, m in self.doc.values.items() if p[:n] == path}
-            self.anchors[anchor] = (_deep_copy(value), marks)
+            self.anchors[anchor] = (copy_plain(value), marks)
 
     def _child_path(self, stack: list[list[Any]], event: yaml.Event) -> Path_:
         if not stack:
@@ -286,11 +286,12 @@ class _Builder:
 _NO_KEY = object()
 
 
-def _deep_copy(value: Any) -> Any:
+def copy_plain(value: Any) -> Any:
+    """A copy of plain YAML data (mappings, lists, scalars), cheaper than ``copy.deepcopy``."""
     if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
+        return {k: copy_plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
+        return [copy_plain(v) for v in value]
     return value
 
 
