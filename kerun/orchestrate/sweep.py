@@ -169,7 +169,17 @@ def _sampler(method: str, seed: int, number: int, params: list[Param], target: i
 
     s = (seed * 1_000_003 + number) % (2**32)
     if method == "grid":
-        return optuna.samplers.GridSampler({p.key: [p.encode(v) for v in p.grid()] for p in params}, seed=s)
+
+        class Grid(optuna.samplers.GridSampler):
+            """Optuna's grid, without the ``study.stop()`` its ``after_trial`` calls once the last
+            point is told: outside ``study.optimize`` that raises (optuna/optuna#4121), and the
+            sweep counts its trials itself (``target`` is the grid's size at most)."""
+
+            def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+                return None
+
+        # One seed for every trial: the grid's order is shuffled by it, and trial n takes point n.
+        return Grid({p.key: [p.encode(v) for v in p.grid()] for p in params}, seed=seed % (2**32))
     if method == "random":
         return optuna.samplers.RandomSampler(seed=s)
     # A third of the budget (2 to 10 trials) explores at random before TPE models the results.

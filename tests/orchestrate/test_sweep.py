@@ -99,3 +99,23 @@ def test_a_grid_checks_every_combination(tmp_path: Path) -> None:
     spec.write_text(grid)
     res = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path / "runs")])
     assert res.exit_code == 2 and "a grid sweep needs values it can list" in res.stderr
+
+
+def test_a_grid_runs_every_point_once_and_finishes(tmp_path: Path) -> None:
+    """Optuna's GridSampler stopped the study after the last point (a RuntimeError outside
+    study.optimize), and a seed that changed with each trial reshuffled the grid, so points
+    repeated and others never ran."""
+    spec = tmp_path / "grid.yaml"
+    spec.write_text(
+        "name: grid-iris\nseed: 1\ndata: {train: {type: sklearn, name: iris}, validation: {split: 0.2}}\n"
+        "model:\n  inputs: {x: [4]}\n  layers:\n    - {name: hidden, type: Dense, units: 4}\n"
+        "    - {type: Dense, units: 3, activation: softmax}\n"
+        "compile: {optimizer: adam, loss: sparse_categorical_crossentropy, metrics: [accuracy]}\n"
+        "train: {epochs: 1}\n"
+        "sweep:\n  method: grid\n  objective: {metric: val_accuracy, direction: max}\n"
+        "  space:\n    model.layers.hidden.units: [2, 3, 5]\n")
+    res = runner.invoke(app, ["sweep", str(spec), "--runs-dir", str(tmp_path / "runs"), "--json"])
+    assert res.exit_code == 0, res.output
+    trials = json.loads(res.stdout)["trials"]
+    assert sorted(t["model.layers.hidden.units"] for t in trials) == [2, 3, 5]
+    assert all(t["state"] == "completed" for t in trials)
