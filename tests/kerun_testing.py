@@ -8,6 +8,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 EXAMPLES = sorted(SPECS.glob("*.yaml"))
+#: every spec below specs/ (the keras.io translations in specs/keras_io/ too)
+ALL_SPECS = sorted(p for p in SPECS.rglob("*.yaml") if "data" not in p.relative_to(SPECS).parts)
 TESTS = ROOT / "tests"
 
 TF_FOLDERS = frozenset({"model", "data", "run", "orchestrate", "interop", "reliability", "env"})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kerun_testing import EXAMPLES
+from kerun_testing import ALL_SPECS, EXAMPLES, SPECS
 from kerun.spec import load_spec
 
 
@@ -23,7 +23,7 @@ def elsewhere(tmp_path: Path):
         os.chdir(old)
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("example", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
 def test_run_spec_of_every_example_validates_from_another_folder(example: Path, elsewhere: Path) -> None:
     loaded = load_spec(example)
     run = elsewhere / "runs" / "some-run"
@@ -37,7 +37,7 @@ def test_run_spec_of_every_example_validates_from_another_folder(example: Path, 
 def test_run_spec_builds_the_same_model(elsewhere: Path) -> None:
     from kerun.model.model import build_model
 
-    for example in EXAMPLES:
+    for example in ALL_SPECS:
         loaded = load_spec(example)
         (elsewhere / f"{example.stem}.yaml").write_text(loaded.to_yaml())
         again = load_spec(elsewhere / f"{example.stem}.yaml")

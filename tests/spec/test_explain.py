@@ -12,7 +12,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from kerun_testing import EXAMPLES
+from kerun_testing import ALL_SPECS, EXAMPLES, SPECS
 from kerun.errors import SpecError
 from kerun.spec import dump_yaml, spec_from_text
 from kerun.spec.explain import explained
@@ -22,7 +22,7 @@ def explain_text(text: str, file: str) -> str:
     return dump_yaml(explained(spec_from_text(text, file=file)))
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize("example", ALL_SPECS, ids=[str(p.relative_to(SPECS)) for p in ALL_SPECS])
 def test_explained_example_validates_and_is_a_fixed_point(example) -> None:
     beside = str(example.parent / f"explained-{example.name}")
     once = explain_text(example.read_text(encoding="utf-8"), str(example))
