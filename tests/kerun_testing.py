@@ -70,3 +70,26 @@ def small_spec(folder: Path, *, size: int = 96, epochs: int = 3, text: str = SMA
     path = folder / name
     path.write_text(text % {"size": size, "epochs": epochs})
     return path
+
+
+def trained_on_demand(folder: Path, runs_dir: Path) -> Any:
+    """A generator for a module fixture: yields ``get(name)``, which trains ``folder/name.yaml``
+    into ``runs_dir`` the first time it is asked and returns the RunResult after that. ``folder``
+    is on ``sys.path`` meanwhile, so hand-written twins import the specs' own plugins."""
+    import sys
+
+    from kerun.run.options import TrainOptions
+    from kerun.run.train import train_file
+
+    done: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in done:
+            done[name] = train_file(folder / f"{name}.yaml", options=TrainOptions(runs_dir=runs_dir, progress="quiet"))
+        return done[name]
+
+    sys.path.insert(0, str(folder))
+    try:
+        yield get
+    finally:
+        sys.path.remove(str(folder))

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from kerun_testing import SPECS
+from kerun_testing import SPECS, trained_on_demand
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -165,22 +165,7 @@ def test_the_folder_holds_every_translation_and_each_has_a_twin() -> None:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    import sys
-
-    from kerun.run.options import TrainOptions
-    from kerun.run.train import train_file
-
-    sys.path.insert(0, str(FOLDER))  # the twins import the same plugin functions
-    base = tmp_path_factory.mktemp("keras_io")
-    done: dict[str, Any] = {}
-
-    def get(name: str) -> Any:
-        if name not in done:
-            done[name] = train_file(FOLDER / f"{name}.yaml", options=TrainOptions(runs_dir=base, progress="quiet"))
-        return done[name]
-
-    yield get
-    sys.path.remove(str(FOLDER))
+    yield from trained_on_demand(FOLDER, tmp_path_factory.mktemp("keras_io"))  # the twins import the plugins
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))

@@ -5,14 +5,13 @@ predicted from its folder."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pytest
 
-from kerun_testing import SPECS
+from kerun_testing import SPECS, trained_on_demand
 
 keras = pytest.importorskip("keras")
 L = keras.layers
@@ -110,20 +109,7 @@ HISTORY: dict[str, set[str]] = {"vae": {"total_loss", "reconstruction_loss", "kl
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from kerun.run.options import TrainOptions
-    from kerun.run.train import train_file
-
-    sys.path.insert(0, str(FOLDER))
-    base = tmp_path_factory.mktemp("keras_io_two")
-    done: dict[str, Any] = {}
-
-    def get(name: str) -> Any:
-        if name not in done:
-            done[name] = train_file(FOLDER / f"{name}.yaml", options=TrainOptions(runs_dir=base, progress="quiet"))
-        return done[name]
-
-    yield get
-    sys.path.remove(str(FOLDER))
+    yield from trained_on_demand(FOLDER, tmp_path_factory.mktemp("keras_io_two"))
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))
