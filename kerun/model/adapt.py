@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import keras
 
-__all__ = ["ADAPTABLE", "adapt_on", "adapt_without_data", "needs_state"]
+__all__ = ["ADAPTABLE", "adapt_on", "adapt_without_data", "misreported_width", "needs_state"]
 
 # Keras's preprocessing classes that learn their state in ``adapt`` (TextVectorization holds a
 # StringLookup; IntegerLookup and StringLookup share IndexLookup, which Keras does not publish).
@@ -38,7 +38,10 @@ def needs_state(layer: Any) -> bool:
     if isinstance(layer, keras.layers.Normalization):
         return getattr(layer, "input_mean", None) is None
     if isinstance(layer, keras.layers.Discretization):
-        return getattr(layer, "bin_boundaries", None) is None
+        # Keras before 3.9 keeps what the constructor was given in ``input_bin_boundaries`` and
+        # starts ``bin_boundaries`` as ``[]``; later versions leave ``bin_boundaries`` None.
+        given = getattr(layer, "input_bin_boundaries", getattr(layer, "bin_boundaries", None))
+        return given is None
     # StringLookup, IntegerLookup, TextVectorization: a static vocabulary cannot be adapted.
     return not getattr(layer, "_has_input_vocabulary", False)
 
@@ -67,3 +70,22 @@ def adapt_on(layer: Any, data: Any, feature: Callable[[Any], Any] | None) -> Non
     if feature is not None:
         data = data.map(feature)
     layer.adapt(data)
+
+
+def misreported_width(layer: Any, data: Any, feature: Callable[[Any], Any] | None, x: Any) -> tuple[int, int] | None:
+    """After ``adapt``: the width Keras declares for the layer's output on ``x`` against the width
+    the layer computes on a batch of the data, when they differ (else None).
+
+    The layers after it are built on the declared width, so a difference cannot train. Keras 3.7 to
+    3.13 declare a ``Discretization`` with ``output_mode: one_hot`` as wide as its input (one column)
+    while it computes one column per bin; a hand-written Keras model fails the same way there."""
+    declared = layer.compute_output_spec(x).shape[-1]
+    if declared is None:
+        return None
+    if feature is not None:
+        data = data.map(feature)
+    for batch in data.take(1):
+        computed = int(keras.ops.shape(layer(batch))[-1])
+        if computed != int(declared):
+            return int(declared), computed
+    return None

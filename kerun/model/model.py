@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import keras
 
-from kerun.model.adapt import adapt_on, adapt_without_data, needs_state
+from kerun.model.adapt import adapt_on, adapt_without_data, misreported_width, needs_state
 from kerun.model.inputs import call_layer, check_keywords
 from kerun.model.objects import at, make_object
 from kerun.model.plugins import load_plugins
@@ -55,6 +55,13 @@ def is_chain(model: ModelSpec) -> bool:
         and model.outputs is None
         and all(e.inputs is None and e.use is None for e in model.layers)
     )
+
+
+# What to write instead when Keras declares a wrong width for an adapted layer (misreported_width).
+_WIDTH_HINTS = {
+    "Discretization": "keep output_mode: int and encode the bins with the next layer, "
+                      "{type: CategoryEncoding, num_tokens: NUM_BINS, output_mode: one_hot}, or use Keras 3.14 or newer",
+}
 
 
 class _Builder:
@@ -113,6 +120,15 @@ class _Builder:
                              hint="give its state in the spec (vocabulary, mean and variance, bin_boundaries), "
                              "or move it to the main model, before the sub-model")
         adapt_on(layer, self.adapt_data(), feature)
+        widths = misreported_width(layer, self.adapt_data(), feature, x)
+        if widths is not None:
+            raise BuildError(
+                f"{_describe(entry)}: Keras {keras.__version__} declares this {type(layer).__name__}'s output "
+                f"{widths[0]} wide but computes it {widths[1]} wide once adapted, so the layers after it "
+                "cannot be built (a Keras bug: a hand-written model fails the same way)",
+                location=self.loaded.doc.locate(path), path=path,
+                hint=_WIDTH_HINTS.get(type(layer).__name__, "use a Keras version where the declared and computed "
+                                      "shapes agree, or encode the layer's output with a separate layer"))
         self.adapted.append(layer)
 
     def model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None) -> keras.Model:

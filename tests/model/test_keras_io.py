@@ -112,13 +112,14 @@ def _recipes(x: dict[str, np.ndarray]) -> tuple[keras.Model, dict[str, Any]]:
     price = keras.Input((1,), name="price")
     tags = keras.Input((3,), dtype="int64", name="tags")
     color = keras.Input((1,), dtype="string", name="color")
-    layers = {"price_bins": L.Discretization(num_bins=4, output_mode="one_hot"), "price_norm": L.Normalization(),
+    layers = {"price_bins": L.Discretization(num_bins=4), "price_norm": L.Normalization(),
               "tags_hot": L.IntegerLookup(output_mode="multi_hot"),
               "color_hot": L.StringLookup(vocabulary=["alpha", "bravo", "charlie"], output_mode="one_hot")}
     layers["price_bins"].adapt(x["price"])
     layers["price_norm"].adapt(x["price"])
     layers["tags_hot"].adapt(x["tags"])
-    feats = L.Concatenate()([layers["price_bins"](price), layers["price_norm"](price), layers["tags_hot"](tags),
+    price_hot = L.CategoryEncoding(num_tokens=4, output_mode="one_hot")(layers["price_bins"](price))
+    feats = L.Concatenate()([price_hot, layers["price_norm"](price), layers["tags_hot"](tags),
                              layers["color_hot"](color)])
     out = L.Dense(1, activation="sigmoid")(L.Dense(8, activation="relu")(feats))
     return keras.Model([price, tags, color], out), layers
