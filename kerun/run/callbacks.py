@@ -308,13 +308,28 @@ class Progress(keras.callbacks.Callback):
                 per_call=f"({per_call} steps a call)" if per_call > 1 else "",
             )
 
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._begin = batch
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self._seen = batch + 1
+        self._seen = self._steps_done(batch)
         if self._progress is not None and self._task is not None:
             elapsed = max(time.perf_counter() - self._t0, 1e-9)
             rate = f"{self._seen * self.batch_size / elapsed:,.0f} samples/s"
             metrics = "  ".join(f"{k} {_fmt(v)}" for k, v in (logs or {}).items())
             self._progress.update(self._task, completed=self._seen, rate=rate, metrics=self._fit(metrics, rate))
+
+    def _steps_done(self, batch: int) -> int:
+        """The steps done after a call of several steps. Keras 3.15 numbers the call's end by its
+        last step; Keras 3.7 by its first, the number it gave the call's beginning: a call whose
+        two numbers are equal then counts its whole length, cut to the epoch's steps."""
+        per_call = _steps_per_execution(self.model) if self.model is not None else 1
+        begin = getattr(self, "_begin", None)
+        if batch != begin:
+            self._numbered_by_last = True
+        if per_call == 1 or batch != begin or getattr(self, "_numbered_by_last", False):
+            return batch + 1
+        return min(batch + per_call, self.steps) if self.steps else batch + per_call
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         elapsed = time.perf_counter() - self._t0
