@@ -3,7 +3,13 @@
 The graph rules of the format: an entry without ``inputs`` takes the previous entry's output (the
 first takes the model's single input); ``inputs`` names model inputs or earlier entries (``lstm.1``
 is the second of several outputs of entry ``lstm``); ``use`` applies an earlier entry's layer again
-with shared weights; a ``type`` naming a sub-model of ``models:`` builds a fresh instance of it.
+with shared weights; a ``type`` naming a sub-model of ``models:`` builds a fresh instance of it,
+as an entry or as an argument of another layer (``encoder: {type: encoder}``).
+
+Preprocessing layers left to adapt are adapted on what reaches them, wherever they sit: the
+builder knows, for the model it is building, how the training inputs become that model's inputs
+(its *feed*: identity for the top model, the entries before a sub-model's entry, composed for a
+nested one), and maps the training split through it and the entries before the layer.
 
 A straight chain with one input becomes a ``keras.Sequential``, as a Keras user would write it; any
 other graph becomes a functional model. Models with several inputs take a dict of arrays keyed by
@@ -64,11 +70,44 @@ _WIDTH_HINTS = {
 }
 
 
+_NO_FEED = object()
+"""The feed of a sub-model whose inputs cannot be traced to the training inputs (one built as
+an argument of another layer, or fed several tensors)."""
+
+
+@dataclass(frozen=True)
+class _Feed:
+    """How the training inputs become the inputs of the model being built: ``fn`` maps a batch
+    (None: they are the same), ``trained`` names the layers on the way that hold trainable weights."""
+
+    fn: Callable[[Any], Any] | None = None
+    trained: tuple[str, ...] = ()
+
+    def then(self, fn: Callable[[Any], Any] | None, owner: keras.Model | None) -> _Feed:
+        trained = self.trained + tuple(_trained_layers(owner))
+        if fn is None or self.fn is None:
+            return _Feed(fn or self.fn, trained)
+        first = self.fn
+        return _Feed(lambda d: fn(first(d)), trained)
+
+
+def _trained_layers(model: keras.Model | None) -> list[str]:
+    return [] if model is None else [layer.name for layer in model.layers if layer.trainable_weights]
+
+
+_Reach = Callable[[], "tuple[Callable[[Any], Any] | None, keras.Model | None]"]
+"""Gives what maps the inputs of the model being built to a tensor, and the model of the
+entries on the way (None when the tensor is an input); computed only when needed."""
+
+
 class _Builder:
     def __init__(self, loaded: LoadedSpec, adapt_data: Callable[[], Any] | None) -> None:
         self.loaded = loaded
         self.spec = loaded.spec
         self.adapt_data = adapt_data
+        self.feed: _Feed | object = _Feed()
+        #: What an argument naming a sub-model receives: a fresh instance (kerun.model.objects).
+        self.submodels = {n: (lambda opts, _n=n: self.arg_model(_n, opts)) for n in loaded.spec.models}
         self.pending: list[keras.layers.Layer] = []
         self.adapted: list[keras.layers.Layer] = []
         self.entries: dict[str, tuple[str | int, ...]] = {}
@@ -83,11 +122,18 @@ class _Builder:
         self.float32_entries = {("model", "layers", i) for i, e in enumerate(top.layers)
                                 if (e.name in outs if outs else i == last)}
 
-    def layer(self, entry: LayerSpec, path: tuple[str | int, ...]) -> keras.layers.Layer:
+    def arg_model(self, name: str, options: dict[str, Any]) -> keras.Model:
+        """A fresh instance of sub-model ``name`` for an argument; named after it by default."""
+        model = self.model(self.spec.models[name], ("models", name), name=options.get("name") or name, feed=_NO_FEED)
+        if options.get("trainable") is False:
+            model.trainable = False
+        return model
+
+    def layer(self, entry: LayerSpec, path: tuple[str | int, ...], feed: _Feed | object = _NO_FEED) -> keras.layers.Layer:
         assert entry.type is not None
         if entry.type in self.spec.models:
             sub = self.spec.models[entry.type]
-            model = self.model(sub, ("models", entry.type), name=entry.name or None)
+            model = self.model(sub, ("models", entry.type), name=entry.name or None, feed=feed)
             if entry.args.get("trainable") is False:
                 model.trainable = False
             self.entries[model.name] = path
@@ -97,7 +143,7 @@ class _Builder:
         config: dict[str, Any] = {"type": entry.type, **args}
         if entry.name:
             config["name"] = entry.name
-        layer = make_object("layer", config)
+        layer = make_object("layer", config, self.submodels)
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(f"{entry.type!r} is not a Keras layer or model")
         if trains_itself(layer):
@@ -105,20 +151,29 @@ class _Builder:
         self.entries[layer.name] = path
         return layer
 
-    def prepare(self, layer: Any, x: Any, feature: Callable[[Any], Any] | None, path: tuple[str | int, ...],
-                entry: LayerSpec) -> None:
-        """Adapt ``layer`` before it is called on ``x`` (``feature`` maps the training inputs to x)."""
+    def prepare(self, layer: Any, x: Any, reach: _Reach, path: tuple[str | int, ...], entry: LayerSpec) -> None:
+        """Adapt ``layer`` before it is called on ``x``, on the training inputs mapped through the
+        feed of the model being built and then ``reach``, the entries before it in that model."""
         if not needs_state(layer) or isinstance(x, (list, tuple, dict)):
             return
         if self.adapt_data is None:
             self.pending.append(layer)
             adapt_without_data(layer, x)
             return
-        if path[0] == "models":
-            raise BuildError(f"{_describe(entry)}: a {type(layer).__name__} inside a sub-model cannot be adapted "
-                             "on the training data", location=self.loaded.doc.locate(path), path=path,
-                             hint="give its state in the spec (vocabulary, mean and variance, bin_boundaries), "
-                             "or move it to the main model, before the sub-model")
+        what = f"{_describe(entry)}: a {type(layer).__name__}"
+        state = "give its state in the spec (vocabulary, mean and variance, bin_boundaries)"
+        if not isinstance(self.feed, _Feed):
+            raise BuildError(f"{what} cannot be adapted: no training data reaches its sub-model while the model is built "
+                             "(the sub-model is an argument of another layer, or takes several inputs)",
+                             location=self.loaded.doc.locate(path), path=path,
+                             hint=f"{state}, or use the sub-model as an entry of its own, with one input")
+        feed = self.feed.then(*reach())
+        if feed.trained:
+            raise BuildError(f"{what} cannot be adapted: the data reaching it passes through {', '.join(feed.trained)}, "
+                             "whose weights are not trained yet while the model is built",
+                             location=self.loaded.doc.locate(path), path=path,
+                             hint=f"{state}, or move it before the layers that have weights")
+        feature = feed.fn
         adapt_on(layer, self.adapt_data(), feature)
         widths = misreported_width(layer, self.adapt_data(), feature, x)
         if widths is not None:
@@ -131,7 +186,22 @@ class _Builder:
                                       "shapes agree, or encode the layer's output with a separate layer"))
         self.adapted.append(layer)
 
-    def model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None) -> keras.Model:
+    def model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None,
+              feed: _Feed | object = _Feed()) -> keras.Model:
+        """Build ``spec``; ``feed`` says how the training inputs become its inputs (adapting)."""
+        outer, self.feed = self.feed, feed
+        try:
+            return self._model(spec, path, name=name)
+        finally:
+            self.feed = outer
+
+    def _feed_of(self, reach: _Reach, x: Any, entry: LayerSpec) -> _Feed | object:
+        """The feed of a sub-model entry about to be called on ``x`` (worked out only for one)."""
+        if entry.type not in self.spec.models or not isinstance(self.feed, _Feed) or isinstance(x, (list, tuple, dict)):
+            return _NO_FEED
+        return self.feed.then(*reach())
+
+    def _model(self, spec: ModelSpec, path: tuple[str | int, ...], *, name: str | None) -> keras.Model:
         doc = self.loaded.doc
         inputs = {
             n: keras.Input(shape=tuple(i.shape), dtype=i.dtype, sparse=i.sparse or None, name=n)
@@ -144,12 +214,12 @@ class _Builder:
             for i, entry in enumerate(spec.layers):
                 epath = path + ("layers", i)
                 with at(doc.locate(epath), epath, _describe(entry)):
-                    layer = self.layer(entry, epath)
                     if seq.layers:
-                        x, feature = seq.outputs[0], (lambda d, _s=seq: _s(d, training=False))
+                        x, reach = seq.outputs[0], (lambda _s=seq: ((lambda d: _s(d, training=False)), _s))
                     else:
-                        x, feature = first, None
-                    self.prepare(layer, x, feature, epath, entry)
+                        x, reach = first, (lambda: (None, None))
+                    layer = self.layer(entry, epath, self._feed_of(reach, x, entry))
+                    self.prepare(layer, x, reach, epath, entry)
                     seq.add(layer)
             return seq
 
@@ -159,8 +229,9 @@ class _Builder:
         for i, entry in enumerate(spec.layers):
             epath = path + ("layers", i)
             with at(doc.locate(epath), epath, _describe(entry)):
-                layer = layers[entry.use] if entry.use else self.layer(entry, epath)
+                layer = layers[entry.use] if entry.use else None
                 if isinstance(entry.inputs, dict):
+                    layer = layer or self.layer(entry, epath)
                     kwargs = {
                         k: _tensor(tensors, v) if isinstance(v, str) else [_tensor(tensors, r) for r in v]
                         for k, v in entry.inputs.items()
@@ -172,8 +243,10 @@ class _Builder:
                     x = previous if refs is None else [_tensor(tensors, r) for _, r in refs]
                     if isinstance(x, list) and len(x) == 1:
                         x = x[0]
-                    if not entry.use:
-                        self.prepare(layer, x, _feature(inputs, x), epath, entry)
+                    if layer is None:
+                        reach = (lambda _x=x: _feature(inputs, _x))
+                        layer = self.layer(entry, epath, self._feed_of(reach, x, entry))
+                        self.prepare(layer, x, reach, epath, entry)
                     out = call_layer(layer, x)
                 if isinstance(out, dict) and entry.type in self.spec.models:  # Keras sorts the keys: the spec's order
                     out = {n: out[n] for n in self.spec.models[entry.type].output_names() if n in out} or out
@@ -193,15 +266,16 @@ class _Builder:
             return keras.Model(inputs=model_inputs, outputs=out_tensors, name=name)
 
 
-def _feature(inputs: dict[str, Any], x: Any) -> Callable[[Any], Any] | None:
-    """What maps a batch of the model's inputs (one array, or a dict by input name) to ``x``.
+def _feature(inputs: dict[str, Any], x: Any) -> tuple[Callable[[Any], Any] | None, keras.Model | None]:
+    """What maps a batch of the model's inputs (one array, or a dict by input name) to ``x``, and
+    the model of the entries on the way (None when ``x`` is an input).
 
     Inputs are paired by name, never by position: Keras orders ``model.inputs`` its own way."""
     for name, tensor in inputs.items():
         if tensor is x:
-            return None if len(inputs) == 1 else (lambda d, _n=name: d[_n])
+            return (None if len(inputs) == 1 else (lambda d, _n=name: d[_n])), None
     sub = keras.Model(inputs if len(inputs) > 1 else next(iter(inputs.values())), x)
-    return lambda d: sub(d, training=False)
+    return (lambda d: sub(d, training=False)), sub
 
 
 def _class_name(name: str) -> str:

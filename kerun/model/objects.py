@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import re
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import keras
 
@@ -20,7 +20,11 @@ from kerun.spec import catalog
 from kerun.spec.refs import argument_kind
 from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS
 
-__all__ = ["at", "make_object", "resolve_class"]
+__all__ = ["SubModels", "at", "make_object", "resolve_class"]
+
+SubModels = Mapping[str, Callable[[dict[str, Any]], Any]]
+"""The sub-models of ``models:`` by name, each building a fresh instance from the options its
+reference gives (``name``, ``trainable``): an argument ``{type: encoder}`` receives one."""
 
 _GETTERS = {
     "optimizer": lambda: keras.optimizers.get,
@@ -112,18 +116,24 @@ def _function_arg(arg: str, value: str) -> Any:
     return value if found is None else found
 
 
-def _convert_arg(arg: str, value: Any) -> Any:
+def _convert_arg(arg: str, value: Any, submodels: SubModels) -> Any:
     if isinstance(value, str):
+        if value in submodels and argument_kind(arg) == "layer":  # layer: encoder (a Bidirectional's)
+            return submodels[value]({})
         return _function_arg(arg, value)
     if isinstance(value, dict) and "type" in value:
-        return make_object(argument_kind(arg), value)
+        if value["type"] in submodels:  # encoder: {type: encoder}
+            return submodels[value["type"]]({k: v for k, v in value.items() if k != "type"})
+        return make_object(argument_kind(arg), value, submodels)
     if isinstance(value, list):
-        return [_convert_arg(arg, v) for v in value]
+        return [_convert_arg(arg, v, submodels) for v in value]
     return value
 
 
-def make_object(kind: str | None, value: Any) -> Any:
-    """A Keras object from its spec form; ``kind`` None searches every kind (nested mappings)."""
+def make_object(kind: str | None, value: Any, submodels: SubModels | None = None) -> Any:
+    """A Keras object from its spec form; ``kind`` None searches every kind (nested mappings).
+    ``submodels`` builds the sub-models that arguments refer to (the model builder's)."""
+    submodels = submodels or {}
     if isinstance(value, str):
         if kind in ("metric", "loss"):
             # compile resolves these against the output ('accuracy' becomes categorical or sparse
@@ -148,5 +158,5 @@ def make_object(kind: str | None, value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     found_kind, cls = resolve_class(kind, value["type"])
-    kwargs = {k: _convert_arg(k, v) for k, v in value.items() if k != "type"}
+    kwargs = {k: _convert_arg(k, v, submodels) for k, v in value.items() if k != "type"}
     return cls(**kwargs)

@@ -22,7 +22,7 @@ from kerun.spec.loader import Document
 from kerun.spec.overrides import resolve_path
 from kerun.spec.model import ModelSpec
 from kerun.spec.plugins import FUNCTION_KINDS, FUNCTION_OPTIONS, PluginClass, scan_plugins
-from kerun.spec.refs import KIND_WORDS, argument_kind, split_ref  # re-exported: the one definition is refs.py
+from kerun.spec.refs import KIND_WORDS, MODEL_ARG_KEYS, argument_kind, model_arg_refs, split_ref  # re-exported: the one definition is refs.py
 from kerun.spec.root import KerunSpec
 from kerun.spec.suggest import did_you_mean, nearest
 
@@ -121,12 +121,18 @@ class Checker:
 
     def check_args(self, type_name: str, args: dict[str, Any], path: Path_, kind: str | None, *, type_path: Path_) -> None:
         """Check ``type_name`` exists for ``kind`` (any kind if None) and its arguments."""
+        if type_name in self.spec.models and kind in (None, "layer"):  # encoder: {type: encoder}
+            for extra in sorted(set(args) - MODEL_ARG_KEYS):
+                self.add(path + (extra,), f"a sub-model given as an argument takes only {' and '.join(sorted(MODEL_ARG_KEYS))}, "
+                         f"got {extra!r}", key=True)
+            return
         infos = [catalog.lookup(kind, type_name)] if kind else catalog.find_class(type_name)
         info = next((i for i in infos if i is not None), None)
         plugin = None if info else self.plugin(type_name, kind)
         if info is None and plugin is None:
             word = KIND_WORDS[kind] if kind else "Keras class"
-            candidates = [*(catalog.class_names(kind) if kind else []), *self.plugin_names(kind)]
+            candidates = [*(catalog.class_names(kind) if kind else []), *self.plugin_names(kind),
+                          *(self.spec.models if kind in (None, "layer") else [])]
             hint = did_you_mean(type_name, candidates) or (self._other_kind(type_name, kind) if kind else None)
             if self.plugins_broken:
                 hint = "it may come from a plugin that could not be found (see above)"
@@ -214,6 +220,10 @@ class Checker:
                          or "register the function in a plugin with @keras.saving.register_keras_serializable()")
             return
         expected = getattr(argdef, "type", None)
+        if isinstance(val, str) and val in self.spec.models and expected in (None, "null", "other") and arg != "name":
+            self.add(path, f"{owner}'s argument {arg!r} would receive the string {val!r}, not the sub-model",
+                     hint=f"to pass a fresh instance of the sub-model {val!r}, write {arg}: {{type: {val}}}")
+            return
         if val is None or expected in (None, "null", "other"):
             return
         ok = {
@@ -333,21 +343,23 @@ class Checker:
 
     def check_submodel_cycles(self) -> None:
         models = self.spec.models
-        edges: dict[str, list[tuple[str, int]]] = {
-            name: [(e.type, i) for i, e in enumerate(m.layers) if e.type in models] for name, m in models.items()
+        edges: dict[str, list[tuple[str, Path_]]] = {
+            name: [(e.type, ("models", name, "layers", i, "type")) for i, e in enumerate(m.layers) if e.type in models]
+            + [(ref, ("models", name, "layers", i, *sub)) for i, e in enumerate(m.layers) for sub, ref in model_arg_refs(e.args, models)]
+            for name, m in models.items()
         }
         reported: set[frozenset[str]] = set()
         for start in models:
             stack: list[tuple[str, list[str]]] = [(start, [start])]
             while stack:
                 node, trail = stack.pop()
-                for target, i in edges.get(node, []):
+                for target, where in edges.get(node, []):
                     if target == start:
                         cycle = trail + [start]
                         key = frozenset(cycle)
                         if key not in reported:
                             reported.add(key)
-                            self.add(("models", node, "layers", i, "type"),
+                            self.add(where,
                                      f"sub-model {start!r} uses itself: {' -> '.join(cycle)}",
                                      hint="a model cannot contain itself; break the cycle")
                     elif target not in trail:

@@ -2,7 +2,8 @@
 
 Its ``train_step`` adds the KL divergence to the reconstruction loss, so the spec gives no loss
 and no target: kerun compiles and fits this model as itself, and its three metrics are the
-run's history. Shapes are small (8x8 images, latent 2) so the translation trains in a second.
+run's history. The encoder and decoder are written in the spec as sub-models (``models:``) and
+given to the VAE as arguments. Shapes are small (8x8 images, latent 2) so it trains in a second.
 """
 
 import keras
@@ -24,32 +25,14 @@ class Sampling(layers.Layer):
         return z_mean + ops.exp(0.5 * z_log_var) * epsilon
 
 
-def encoder_model(side, latent_dim):
-    inputs = keras.Input(shape=(side, side, 1))
-    x = layers.Conv2D(8, 3, activation="relu", strides=2, padding="same")(inputs)
-    x = layers.Conv2D(16, 3, activation="relu", strides=2, padding="same")(x)
-    x = layers.Dense(16, activation="relu")(layers.Flatten()(x))
-    z_mean = layers.Dense(latent_dim, name="z_mean")(x)
-    z_log_var = layers.Dense(latent_dim, name="z_log_var")(x)
-    return keras.Model(inputs, [z_mean, z_log_var, Sampling()([z_mean, z_log_var])], name="encoder")
-
-
-def decoder_model(side, latent_dim):
-    inputs = keras.Input(shape=(latent_dim,))
-    x = layers.Dense((side // 4) * (side // 4) * 16, activation="relu")(inputs)
-    x = layers.Reshape((side // 4, side // 4, 16))(x)
-    x = layers.Conv2DTranspose(16, 3, activation="relu", strides=2, padding="same")(x)
-    x = layers.Conv2DTranspose(8, 3, activation="relu", strides=2, padding="same")(x)
-    return keras.Model(inputs, layers.Conv2DTranspose(1, 3, activation="sigmoid", padding="same")(x), name="decoder")
-
-
 @keras.saving.register_keras_serializable(package="keras_io")
 class VAE(keras.Model):
-    def __init__(self, side=8, latent_dim=2, **kwargs):
+    """The encoder and the decoder are the spec's sub-models, built by kerun and passed in
+    (``encoder: {type: encoder}``); ``get_config`` carries them so that ``model.keras`` reloads."""
+
+    def __init__(self, encoder, decoder, **kwargs):
         super().__init__(**kwargs)
-        self.side, self.latent_dim = side, latent_dim
-        self.encoder = encoder_model(side, latent_dim)
-        self.decoder = decoder_model(side, latent_dim)
+        self.encoder, self.decoder = encoder, decoder
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_loss_tracker = keras.metrics.Mean(name="kl_loss")
@@ -60,10 +43,11 @@ class VAE(keras.Model):
 
     def call(self, data):
         """The reconstruction of the mean encoding (no sampling: the same image every time)."""
-        return self.decoder(self.encoder(data)[0])
+        return self.decoder(self.encoder(data)["z_mean"])
 
     def _vae_losses(self, data):
-        z_mean, z_log_var, z = self.encoder(data)
+        encoded = self.encoder(data)  # a sub-model with several outputs returns them by name
+        z_mean, z_log_var, z = encoded["z_mean"], encoded["z_log_var"], encoded["z"]
         reconstruction = self.decoder(z)
         reconstruction_loss = ops.mean(ops.sum(keras.losses.binary_crossentropy(data, reconstruction), axis=(1, 2)))
         kl_loss = -0.5 * (1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
@@ -87,4 +71,10 @@ class VAE(keras.Model):
         return self._track(*self._vae_losses(data))
 
     def get_config(self):
-        return {**super().get_config(), "side": self.side, "latent_dim": self.latent_dim}
+        return {**super().get_config(), "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config):
+        parts = {k: keras.saving.deserialize_keras_object(config.pop(k)) for k in ("encoder", "decoder")}
+        return cls(**parts, **config)
