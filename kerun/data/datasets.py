@@ -14,10 +14,12 @@ import numpy as np
 import tensorflow as tf
 
 from kerun.data._common import Arrays, SourceContext
-from kerun.data.mapping import Mapped, resolve_plan
+from kerun.data.class_weight import balanced_class_weight
+from kerun.data.mapping import Mapped, Schema, resolve_plan, schema_of
 from kerun.data.pipeline import StreamErrors, memory_dataset, split_indices, stream_dataset, to_structure
 from kerun.data.sources import read_source, source_schema
 from kerun.data.synthetic import synthetic_arrays as _synthetic_arrays
+from kerun.data.windows import TARGET_FIELD, window_source, window_splits
 from kerun.errors import DataError
 from kerun.spec import LoadedSpec
 from kerun.spec.data import SplitSpec
@@ -44,6 +46,8 @@ class Datasets:
     class_names: list[str] | None = None
     num_classes: dict[str, int] = field(default_factory=dict)
     errors: StreamErrors = field(default_factory=StreamErrors)
+    class_weight: dict[int, float] | None = None
+    """``train.class_weight: balanced`` computed on the training split (None otherwise)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,6 +89,14 @@ def _check_fractions(loaded: LoadedSpec, fractions: dict[str, float], n: int | N
                             location=loaded.doc.locate(where), path=where, hint="use more data or smaller split fractions")
 
 
+def windowed_schema(arrays: Arrays, windows: Any, step_columns: list[str]) -> Schema:
+    """The fields of windowed data: the window (its last axis named by the step's columns) and
+    the target, which is the label."""
+    schema = schema_of(arrays.fields, TARGET_FIELD if TARGET_FIELD in arrays.fields else None, tabular=True)
+    schema.columns_of[windows.field] = list(step_columns)
+    return schema
+
+
 def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, synthetic: bool = False,
                   shuffle_seed: int | None = None) -> Datasets:
     """The train / validation / test datasets of ``loaded``'s ``data:`` section for ``built``'s model.
@@ -112,19 +124,32 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
     train_ctx = SourceContext(loaded, ("data", "train"), data.train)
     train_data, class_names = read_source(train_ctx, limit)
     class_names = class_names or train_ctx.extra.get("class_names")
-    train_plan = resolve_plan(train_ctx, source_schema(train_ctx, train_data), loaded, built)
+    windowed: dict[str, Arrays] | None = None
+    if data.windows is not None:  # time series: split by time, then windowed span by span
+        if isinstance(train_data, Arrays):
+            _check_fractions(loaded, fractions, len(train_data))
+        windowed, step_columns = window_splits(train_ctx, train_data, data.windows, fractions)
+        train_data, fractions = windowed["train"], {}  # the hold-outs are windowed already
+        schema = windowed_schema(windowed["train"], data.windows, step_columns)
+    else:
+        schema = source_schema(train_ctx, train_data)
+    train_plan = resolve_plan(train_ctx, schema, loaded, built)
     num_classes = dict(train_plan.num_classes)
 
     datasets: dict[str, tf.data.Dataset | None] = {"train": None, "validation": None, "test": None}
     sizes: dict[str, int | None] = {}
     adapt: Callable[[], tf.data.Dataset]
+    class_weight: dict[int, float] | None = None
 
     if isinstance(train_data, Arrays):
         _check_fractions(loaded, fractions, len(train_data))
-        mapped = train_plan.apply(train_data.fields)
+        if windowed is not None:
+            parts: dict[str, Mapped] = {name: train_plan.apply(a.fields) for name, a in windowed.items()}
+        else:
+            parts = {"train": train_plan.apply(train_data.fields)}
         del train_data
-        parts: dict[str, Mapped] = {"train": mapped}
         if fractions:
+            mapped = parts["train"]
             idx = split_indices(len(mapped), fractions, seed, labels=_class_ids(mapped, outs))
             parts = {name: mapped.take(i) for name, i in idx.items()}
             del mapped
@@ -132,11 +157,17 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             sizes[name] = len(part)
             datasets[name] = memory_dataset(to_structure(part, ins, outs), len(part), batch_size=batch_size,
                                             shuffle=shuffle and name == "train", buffer=buffer, seed=sseed)
+        if spec.train.class_weight == "balanced":
+            class_weight = balanced_class_weight(loaded, _class_ids(parts["train"], outs))
         train_x = to_structure(parts["train"], ins, outs, x_only=True)
         n_train = len(parts["train"])
         adapt = lambda: memory_dataset(train_x, n_train, batch_size=max(batch_size, ADAPT_BATCH))  # noqa: E731
     else:
         _check_fractions(loaded, fractions, None)
+        if spec.train.class_weight == "balanced":
+            raise DataError("class_weight: balanced counts the training split's classes, and this source is streamed",
+                            location=loaded.doc.locate(("train", "class_weight")), path=("train", "class_weight"),
+                            hint="give the weights as a mapping class id -> weight, or read the source whole (stream: false)")
         intervals: dict[str, tuple[float, float]] = {}
         lo = 0.0
         for name, frac in fractions.items():
@@ -159,7 +190,11 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             continue
         ctx = SourceContext(loaded, ("data", name), held)
         got, _ = read_source(ctx, limit)
-        plan = resolve_plan(ctx, source_schema(ctx, got), loaded, built)
+        if data.windows is not None:
+            got = window_source(ctx, got, data.windows, name)
+            plan = resolve_plan(ctx, windowed_schema(got, data.windows, step_columns), loaded, built)
+        else:
+            plan = resolve_plan(ctx, source_schema(ctx, got), loaded, built)
         if isinstance(got, Arrays):
             part = plan.apply(got.fields)
             sizes[name] = len(part)
@@ -173,7 +208,7 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
     assert datasets["train"] is not None
     return Datasets(train=datasets["train"], validation=datasets["validation"], test=datasets["test"],
                     sizes={k: sizes.get(k) for k in ("train", "validation", "test") if datasets[k] is not None},
-                    adapt=adapt, class_names=class_names, num_classes=num_classes, errors=errors)
+                    adapt=adapt, class_names=class_names, num_classes=num_classes, errors=errors, class_weight=class_weight)
 
 
 def _sparse_outputs(loaded: LoadedSpec, output_names: list[str]) -> set[str]:

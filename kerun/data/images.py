@@ -43,10 +43,14 @@ def class_folders(ctx: SourceContext, root: Path, extensions: frozenset[str] | N
     return classes, files, np.asarray(labels, dtype=np.int32)
 
 
-def read_images(ctx: SourceContext, limit: int | None = None) -> tuple[Arrays, list[str]]:
+def read_images(ctx: SourceContext, limit: int | None = None) -> tuple[Arrays, list[str] | None]:
     from PIL import Image, UnidentifiedImageError
 
     spec = ctx.spec
+    if spec.masks is not None:  # segmentation: images paired with masks (kerun.data.masks)
+        from kerun.data.masks import read_masks
+
+        return read_masks(ctx, limit, _MODES, IMAGE_EXTENSIONS), None
     root = ctx.file()
     classes, files, labels = class_folders(ctx, root, IMAGE_EXTENSIONS)
     if limit is not None:

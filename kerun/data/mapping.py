@@ -30,6 +30,8 @@ class Schema:
     dtypes: dict[str, np.dtype]
     label: str | None = None
     tabular: bool = False
+    columns_of: dict[str, list[str]] = field(default_factory=dict)
+    """Names along a field's last axis, where the source knows them (a window's columns)."""
 
 
 def schema_of(fields: dict[str, np.ndarray], label: str | None, *, tabular: bool = False) -> Schema:
@@ -44,8 +46,8 @@ class FieldPlan:
     fields: list[str]
     stack: bool
     where: tuple[str | int, ...]
-    offset: float | None = None
-    scale: float | None = None
+    offset: float | np.ndarray | None = None        # one number, or one per position of the last axis
+    scale: float | np.ndarray | None = None
     reshape: tuple[int, ...] | None = None
     shape: tuple[int | None, ...] | None = None     # the final per-example shape wanted (None: free)
     dtype: str = "float32"
@@ -282,10 +284,46 @@ def _field_plan(ctx: SourceContext, schema: Schema, name: str, fs: FieldSpec, de
         p = FieldPlan(name, default, True, where)
     else:
         p = FieldPlan(name, [default], False, where)
-    p.offset, p.scale = fs.offset, fs.scale
+    p.offset = _per_column(ctx, schema, p, fs.offset, "offset", 0.0)
+    p.scale = _per_column(ctx, schema, p, fs.scale, "scale", 1.0)
     p.reshape = tuple(fs.reshape) if fs.reshape is not None else None
     p.is_target = is_target
     return p
+
+
+def _per_column(ctx: SourceContext, schema: Schema, p: FieldPlan, value: Any, key: str, default: float) -> float | np.ndarray | None:
+    """``scale``/``offset`` as one number, or one per column along the last axis: a list in the
+    columns' order, or a mapping column -> number (the columns left out keep ``default``)."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    where = p.where + (key,)
+    if p.stack:
+        names: list[str] | None = list(p.fields)
+        width: int | None = len(p.fields)
+    else:
+        shape = schema.shapes[p.fields[0]]
+        width = shape[-1] if shape else None
+        names = schema.columns_of.get(p.fields[0])
+        if width is None:
+            raise DataError(f"{ctx.describe()}: {key} gives one number per column, but field {p.fields[0]!r} holds one number per example",
+                            location=_loc(ctx, where), path=where, hint=f"write one number: {key}: <number>")
+    if isinstance(value, list):
+        if len(value) != width:
+            what = (f"the {width} columns ({', '.join(names[:8])}{' ...' if len(names) > 8 else ''})" if names
+                    else f"the {width} values along the last axis of {field_source(p)}")
+            raise DataError(f"{ctx.describe()}: {key} lists {len(value)} numbers for {what}",
+                            location=_loc(ctx, where), path=where, hint="give one number per column, in their order, or a mapping column -> number")
+        return np.asarray(value, dtype=np.float64)
+    if names is None:
+        raise DataError(f"{ctx.describe()}: {key} maps column names to numbers, but the {width} values along the last axis of "
+                        f"{field_source(p)} have no names", location=_loc(ctx, where), path=where,
+                        hint="give a list of numbers, one per position")
+    out = np.full(len(names), default, dtype=np.float64)
+    for name, number in value.items():
+        if name not in names:
+            raise missing_name_error(ctx, "column", name, names, where=where + (name,))
+        out[names.index(name)] = number
+    return out
 
 
 def _loc(ctx: SourceContext, where: tuple[str | int, ...]):

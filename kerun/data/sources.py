@@ -137,6 +137,9 @@ def _label_names(ctx: SourceContext, arrays: Arrays) -> Arrays:
 def source_schema(ctx: SourceContext, data: Arrays | TableStream) -> Schema:
     """The fields a source read yields, with their shapes and dtypes, for the field mapping."""
     label = ctx.spec.label
+    masks = getattr(ctx.spec, "masks", None)
+    if label is None and masks is not None:  # segmentation: the mask is the per-pixel label
+        label = masks.field
     if isinstance(data, TableStream):
         return Schema({c: () for c in data.columns}, dict(data.dtypes), label, tabular=True)
     return schema_of(data.fields, label, tabular=ctx.spec.type in STREAMABLE)

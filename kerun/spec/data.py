@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
-from kerun.spec.base import PosInt, SpecModel
+from kerun.spec.base import NonNegInt, PosInt, SpecModel
 
 __all__ = [
     "CsvSourceSpec",
@@ -20,6 +20,7 @@ __all__ = [
     "FieldSpec",
     "ImagesSourceSpec",
     "KerasSourceSpec",
+    "MasksSpec",
     "NpzSourceSpec",
     "ParquetSourceSpec",
     "SklearnSourceSpec",
@@ -28,6 +29,7 @@ __all__ = [
     "SyntheticFieldSpec",
     "SyntheticSourceSpec",
     "TextSourceSpec",
+    "WindowsSpec",
 ]
 
 Dtype = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool", "string"]
@@ -37,17 +39,36 @@ SKLEARN_DATASETS = ("iris", "digits", "breast_cancer", "wine", "diabetes", "linn
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "imdb", "reuters", "boston_housing", "california_housing")
 
 
+PerColumn = Union[float, Annotated[list[float], Field(min_length=1)], Annotated[dict[str, float], Field(min_length=1)]]
+"""``scale``/``offset``: one number for every value, a list (one per column, the last axis), or column -> number."""
+
+
 class FieldSpec(SpecModel):
     """How one field (or a group of columns) becomes one model input or target."""
 
     field: str | None = Field(None, description="the source field; by default the input or output name")
     columns: str | list[str] | None = Field(None, description="columns to stack into one array; a glob like 'pixel*' or a list")
     reshape: list[Annotated[int, Field(ge=-1)]] | None = Field(None, description="shape of one example, batch dimension left out")
-    scale: float | None = Field(None, description="multiply by this after the offset")
-    offset: float | None = Field(None, description="add this before scaling")
+    scale: PerColumn | None = Field(None, description="multiply by this after the offset: one number, one per column (a list), or column -> number")
+    offset: PerColumn | None = Field(None, description="add this before scaling: one number, one per column (a list), or column -> number")
     dtype: Dtype | None = None
     encoding: Literal["sparse", "one_hot"] | None = Field(None, description="for class labels: integer ids or one-hot rows")
     classes: PosInt | None = Field(None, description="number of classes for one_hot; by default the output's width")
+
+    @field_validator("scale", "offset")
+    @classmethod
+    def _one_per_column(cls, value: Any, info: ValidationInfo) -> Any:
+        """A list of numbers needs one per column when the columns are listed by name."""
+        columns = info.data.get("columns")
+        if isinstance(value, list) and isinstance(columns, list) and not any(ch in c for c in columns for ch in "*?["):
+            if len(value) != len(columns):
+                raise ValueError(f"{info.field_name} lists {len(value)} numbers for {len(columns)} columns: give one per column "
+                                 f"(in the order of 'columns'), one number for all, or a mapping column -> number")
+        if isinstance(value, dict) and isinstance(columns, list) and not any(ch in c for c in columns for ch in "*?["):
+            unknown = [k for k in value if k not in columns]
+            if unknown:
+                raise ValueError(f"{info.field_name} names {unknown[0]!r}, which is not one of the columns {columns}")
+        return value
 
 
 FIELD_SPEC_KEYS = frozenset(FieldSpec.model_fields)
@@ -104,9 +125,15 @@ class NpzSourceSpec(_SourceBase):
     arrays: list[str] | None = Field(None, description="arrays to read; all by default")
 
 
+class MasksSpec(SpecModel):
+    path: str = Field(description="a folder of masks: one image per image of the source, matched by file name stem")
+    field: str = Field("mask", description="the name of the mask field (the label: one integer class per pixel)")
+
+
 class ImagesSourceSpec(_SourceBase):
     type: Literal["images"]
-    path: str = Field(description="a folder with one sub-folder per class")
+    path: str = Field(description="a folder with one sub-folder per class; with masks: a folder of images")
+    masks: MasksSpec | None = Field(None, description="segmentation: a folder of masks paired with the images by file name stem")
     image_size: Annotated[list[PosInt], Field(min_length=2, max_length=2)] = [64, 64]
     color_mode: Literal["rgb", "grayscale", "rgba"] = "rgb"
     field: str = Field("image", description="the name of the image field")
@@ -144,6 +171,18 @@ class SyntheticSourceSpec(_SourceBase):
     size: PosInt
     fields: dict[str, SyntheticFieldSpec] = Field(min_length=1)
     seed: int | None = Field(None, description="by default the spec's seed")
+
+
+class WindowsSpec(SpecModel):
+    """Windows of consecutive rows, as ``keras.utils.timeseries_dataset_from_array`` makes them."""
+
+    sequence_length: PosInt = Field(description="steps in one window")
+    sequence_stride: PosInt = Field(1, description="rows between the starts of two windows")
+    sampling_rate: PosInt = Field(1, description="rows between two steps of a window")
+    columns: Annotated[list[str], Field(min_length=1)] | None = Field(None, description="the columns (or arrays) of each step; all by default")
+    target: str | Annotated[list[str], Field(min_length=1)] | None = Field(None, description="the column(s) whose value is the target")
+    target_offset: NonNegInt = Field(1, description="the target's row: this many rows after the window's last row (0: the last row)")
+    field: str = Field("window", description="the name of the window field; the target's field is 'target'")
 
 
 class SplitSpec(SpecModel):
@@ -196,6 +235,7 @@ class DataSpec(SpecModel):
     targets: dict[str, FieldRef] = Field(default_factory=dict, description="model output name -> field")
     shuffle_buffer: PosInt | None = Field(None, description="examples in the shuffle buffer: in memory the whole split by default; a streamed CSV is shuffled within blocks of about 4 MiB by default, and this adds an example-level buffer; streamed Parquet uses 10,000")
     cache: bool | None = Field(None, description="cache decoded examples in memory; on when the data fits")
+    windows: WindowsSpec | None = Field(None, description="time series: windows of consecutive rows; hold-out splits are taken by time")
 
     @model_validator(mode="before")
     @classmethod

@@ -29,6 +29,7 @@ HEADER_BYTES = 1 << 20  # a header row longer than this is not read at validate 
 _FILE_SOURCES = {"csv", "parquet", "npz"}  # a regular file
 _DIR_SOURCES = {"images"}  # a folder
 _EITHER_SOURCES = {"text"}  # a folder of class folders, or a CSV file
+_WINDOW_SOURCES = {"csv", "parquet", "npz", "synthetic"}  # rows data.windows can cut
 
 
 def _kind(path: Path) -> str | None:
@@ -129,6 +130,58 @@ class _Feasibility:
                 self.check_source_columns(split, source, columns)
         if "train" in headers and getattr(self.spec.data.train, "type", None) in ("csv", "parquet"):
             self.check_field_columns(headers["train"])
+        self.check_masks()
+        self.check_windows(headers.get("train"))
+
+    def check_masks(self) -> None:
+        for split, source in self.sources():
+            masks = getattr(source, "masks", None)
+            if masks is None:
+                continue
+            p = Path(masks.path).expanduser()
+            if _kind(p if p.is_absolute() else self.spec_dir / p) != "dir":
+                self.add(("data", split, "masks", "path"), f"no such folder: {masks.path!r} (the masks of the images)",
+                         hint=None if p.is_absolute() else f"paths are relative to the spec's folder ({self.spec_dir})")
+
+    def check_windows(self, header: list[str] | None) -> None:
+        """``data.windows``: a table read whole, its columns in the file, one scale per column."""
+        data = self.spec.data
+        windows = getattr(data, "windows", None)
+        if windows is None:
+            return
+        for split, source in self.sources():
+            kind = getattr(source, "type", None)
+            if kind not in _WINDOW_SOURCES:
+                self.add(("data", split, "type"), f"data.windows cuts the rows of a table or of arrays; a {kind} source has none",
+                         hint=f"use a {', '.join(sorted(_WINDOW_SOURCES))} source, or remove data.windows")
+            elif getattr(source, "stream", None):
+                self.add(("data", split, "stream"), "data.windows needs the whole series in memory: it cannot be streamed",
+                         hint="remove 'stream: true'")
+        if header:
+            named = [("columns", i, c) for i, c in enumerate(windows.columns or [])]
+            named += [("target", None, windows.target)] if isinstance(windows.target, str) else \
+                [("target", i, c) for i, c in enumerate(windows.target or [])]
+            for key, i, column in named:
+                if column not in header:
+                    at = ("data", "windows", key) if i is None else ("data", "windows", key, i)
+                    self.add(at, f"no column {column!r} in {data.train.path}",
+                             hint=did_you_mean(column, header) or f"its columns: {_listing(header)}")
+        columns = windows.columns
+        if columns is None or getattr(data.train, "type", None) not in ("csv", "parquet"):
+            return  # an npz array may hold several columns: train counts them
+        for name, ref in data.inputs.items():
+            if isinstance(ref, str) or (ref.field or name) != windows.field or ref.columns is not None:
+                continue
+            for key in ("offset", "scale"):
+                value = getattr(ref, key)
+                if isinstance(value, list) and len(value) != len(columns):
+                    self.add(("data", "inputs", name, key), f"{key} lists {len(value)} numbers for the {len(columns)} "
+                             f"columns of data.windows ({', '.join(columns)})", hint="give one number per column, in their order")
+                elif isinstance(value, dict):
+                    for column in value:
+                        if column not in columns:
+                            self.add(("data", "inputs", name, key, column), f"{column!r} is not one of the columns of data.windows",
+                                     hint=did_you_mean(column, columns) or f"the columns: {', '.join(columns)}", key=True)
 
     def columns_of(self, source: Any, kind: str, path: Path, found: str) -> list[str] | None:
         if kind == "csv" or (kind == "text" and found == "file"):
@@ -161,8 +214,11 @@ class _Feasibility:
         source = data.train
         chosen = getattr(source, "columns", None)
         read = [c for c in chosen if c in header] if chosen else list(header)
+        made = {data.windows.field, "target"} if data.windows is not None else set()  # fields the windows make
         for section in ("inputs", "targets"):
             for name, ref in getattr(data, section).items():
+                if (ref if isinstance(ref, str) else ref.field) in made:
+                    continue
                 base: tuple[str | int, ...] = ("data", section) if name == "*" else ("data", section, name)
                 if isinstance(ref, str):
                     if ref not in read:
