@@ -13,6 +13,8 @@ it times the parts, so the cost of each is known:
 - ``import kerun.spec``: pydantic's BaseModel machinery and the spec classes (their schemas are
   built at import);
 - ``load_spec(SPEC)``: the spec layer's import and its checks, without the command line;
+- ``one pydantic model``: a BaseModel with one Field declared and validated once, the floor of
+  any command that checks with pydantic (``import pydantic`` alone imports almost nothing of it);
 - ``kerun validate, no Typer coercion``: the command with Typer 0.29's per-parameter pydantic
   ``TypeAdapter`` coercion (``typer._adapters``) replaced by a pass-through, to measure that path.
 
@@ -56,6 +58,12 @@ main()
 """
 
 
+# The floor of any command that checks with pydantic: one BaseModel declared with a Field and
+# validated once (pydantic.fields, pydantic.types, the schema generator and pydantic-core's
+# validator), nothing of kerun's.
+ONE_MODEL = "from pydantic import BaseModel, Field\nclass A(BaseModel):\n    x: int = Field(1)\nA(x=2)"
+
+
 def kerun_script() -> list[str]:
     script = Path(PY).parent / "kerun"
     return [str(script)] if script.exists() else [PY, "-m", "kerun"]
@@ -66,6 +74,7 @@ def commands(spec: str) -> dict[str, list[str]]:
         "python -c 'import pydantic, yaml'": [PY, "-c", "import pydantic, yaml"],
         "kerun validate SPEC": [*kerun_script(), "validate", spec],
         "python -c pass": [PY, "-c", "pass"],
+        "one pydantic model": [PY, "-c", ONE_MODEL],
         "import kerun.cli": [PY, "-c", "import kerun.cli"],
         "import kerun.spec": [PY, "-c", "import kerun.spec"],
         "load_spec(SPEC)": [PY, "-c", f"from kerun.spec import load_spec; load_spec({spec!r})"],

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ValidationError
 
 from kerun.errors import Problem
+from kerun.spec.base import no_pydantic_plugins
 from kerun.spec.loader import Document
 from kerun.spec.root import RUN_NAME_PATTERN, KerunSpec
 from kerun.spec.suggest import did_you_mean
@@ -217,7 +218,8 @@ def validate_structure(doc: Document) -> tuple[KerunSpec | None, list[Problem], 
     at their defaults), so the name and graph checks can go on for the rest.
     """
     try:
-        return KerunSpec.model_validate(doc.data), [], set()
+        with no_pydantic_plugins():  # the validators are built here, on first use (SpecModel's defer_build)
+            return KerunSpec.model_validate(doc.data), [], set()
     except ValidationError as exc:
         found = [_problem(doc, err, KerunSpec) for err in exc.errors(include_url=False)]
         broken = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
@@ -230,7 +232,8 @@ def _partial(data: dict[str, Any], broken: set[str]) -> KerunSpec | None:
         return None
     good = {k: v for k, v in data.items() if k in KerunSpec.model_fields and k not in broken}
     try:
-        return KerunSpec.model_validate(good)
+        with no_pydantic_plugins():
+            return KerunSpec.model_validate(good)
     except ValidationError:
         return None
 
