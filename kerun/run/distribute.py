@@ -61,6 +61,23 @@ def strategy_scope(loaded: LoadedSpec) -> Iterator[Any]:
     if name != "default":
         import keras
 
+        _refuse_summed_gradients(loaded, strategy, keras.__version__)
         keras.backend.clear_session()  # before the scope: clearing resets the graph the scope lives in
     with strategy.scope():
         yield strategy
+
+
+def _refuse_summed_gradients(loaded: LoadedSpec, strategy: Any, keras_version: str) -> None:
+    """Keras 3.7 adds up the replicas' gradients where later versions average them (Keras 3.8
+    scales each replica's loss by the number of replicas): with N replicas every step is N times
+    the step one replica takes, so the run would train another model than the spec says, silently."""
+    replicas = strategy.num_replicas_in_sync
+    if replicas <= 1 or tuple(int(p) for p in keras_version.split(".")[:2]) >= (3, 8):
+        return
+    path = ("distribute", "strategy")
+    raise RunError(f"{loaded.spec.distribute.strategy} with {replicas} replicas: Keras "
+                   f"{keras_version} adds up the replicas' gradients instead of averaging them, so each step "
+                   f"would be {replicas} times the step of one replica",
+                   location=loaded.doc.locate(path), path=path,
+                   hint="install Keras 3.8 or newer beside your TensorFlow (pip install 'keras>=3.8'), "
+                        "or train on one replica")
