@@ -31,15 +31,50 @@ class KerunGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except KerunError as exc:
-            from kerun.console import error_text
+            origin = _plugin_origin(exc)
+            if origin:
+                exc.raised_in(origin)
+            _report(ctx, exc)
+        except Exception as exc:
+            origin = _plugin_origin(exc)
+            if origin is None:  # a bug in kerun's own code: it keeps its traceback
+                raise
+            _report(ctx, _plugin_error(exc, origin))
 
-            wants_json = bool(ctx.meta.get(JSON_WANTED))
-            text = error_text(exc, as_json=wants_json)
-            if wants_json:
-                print(text)
-            else:
-                err(text)
-            raise typer.Exit(exc.exit_code) from None
+
+def _report(ctx: Any, exc: KerunError) -> None:
+    from kerun.console import error_text
+
+    wants_json = bool(ctx.meta.get(JSON_WANTED))
+    text = error_text(exc, as_json=wants_json)
+    if wants_json:
+        print(text)
+    else:
+        err(text)
+    raise typer.Exit(exc.exit_code) from None
+
+
+def _plugin_origin(exc: BaseException) -> str | None:
+    """Where plugin code raised ``exc`` (kerun.model.plugins), when plugins were imported at all:
+    the handler never imports TensorFlow itself."""
+    plugins = sys.modules.get("kerun.model.plugins")
+    return plugins.plugin_origin(exc) if plugins is not None else None
+
+
+def _plugin_error(exc: BaseException, origin: str) -> KerunError:
+    """An error raised inside a plugin's own code, named by its file, line and function."""
+    import re
+
+    from kerun.errors import PluginError
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    if text.startswith("Exception encountered when calling"):  # Keras's wrapping of a layer's call
+        text = text.split("\n", 1)[-1].strip()
+    text = text.split("\nArguments received by", 1)[0].strip().splitlines()
+    saved = next((n.split("the traceback is saved in ", 1)[1] for n in getattr(exc, "__notes__", [])
+                  if "the traceback is saved in " in n), None)
+    return PluginError(f"{origin}: {type(exc).__name__}: {text[0] if text else ''}".rstrip(": "),
+                       hint="the error is in the plugin's own code" + (f"; its traceback is saved in {saved}" if saved else ""))
 
 
 app = typer.Typer(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 __all__ = [
@@ -196,6 +196,14 @@ class KerunError(Exception):
 
     def render(self) -> str:
         return "\n".join(p.render() for p in self.problems)
+
+    def raised_in(self, origin: str) -> None:
+        """Say where plugin code raised the exception this error explains (``cells.py:12 in
+        NestedCell.build``), unless its problems say so already."""
+        first = self.problems[0]
+        place = origin.split(" in ", 1)[0]  # cells.py:12
+        if not any(place in (p.message + (p.hint or "")) for p in self.problems):
+            self.problems[0] = replace(first, message=f"{first.message} (raised at {origin})")
 
     def __str__(self) -> str:
         return self.render()

@@ -38,18 +38,24 @@ _GETTERS = {
 
 @contextlib.contextmanager
 def at(location: Location | None, path: tuple[str | int, ...] = (), what: str = "") -> Iterator[None]:
-    """Re-raise what Keras raises inside the block as a BuildError at this spec entry."""
+    """Re-raise what Keras raises inside the block as a BuildError at this spec entry; what plugin
+    code raised names the plugin's file, line and function (``cells.py:12 in NestedCell.build``)."""
+    from kerun.model.plugins import origin_text
+
     try:
         yield
     except BuildError:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, NotImplementedError, IndexError) as exc:
         text = str(exc).strip() or type(exc).__name__
-        raise BuildError(f"{what}{': ' if what else ''}{_first_paragraph(text)}", location=location, path=path,
-                         hint=_hint(text)) from None
+        raise BuildError(f"{what}{': ' if what else ''}{origin_text(exc)}{_first_paragraph(text)}", location=location,
+                         path=path, hint=_hint(text)) from None
     except Exception as exc:  # tensorflow's own errors (InvalidArgumentError ...) are not builtins
-        if type(exc).__module__.startswith(("tensorflow", "keras", "jax")):
-            raise BuildError(f"{what}{': ' if what else ''}{_first_paragraph(str(exc))}", location=location, path=path) from None
+        origin = origin_text(exc)
+        if origin or type(exc).__module__.startswith(("tensorflow", "keras", "jax")):
+            text = str(exc).strip()
+            text = f"{type(exc).__name__}: {text}" if origin and not type(exc).__module__.startswith(("tensorflow", "keras")) else text
+            raise BuildError(f"{what}{': ' if what else ''}{origin}{_first_paragraph(text)}", location=location, path=path) from None
         raise
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 
 from kerun.errors import RunError
+from kerun.model.plugins import origin_text
 
 __all__ = ["check_reloads", "incomplete_config"]
 
@@ -36,14 +37,14 @@ def incomplete_config(model: Any) -> tuple[type, str] | None:
         try:
             config = layer.get_config()
         except Exception as exc:  # noqa: BLE001 - a plugin's get_config that raises is the finding
-            return cls, f"get_config() raised {type(exc).__name__}: {exc}"
+            return cls, f"get_config() raised {origin_text(exc)}{type(exc).__name__}: {exc}"
         try:
             cls.from_config(config)
         except Exception as exc:  # noqa: BLE001 - as above
             missing = _missing_arguments(cls, config)
             if missing:
                 return cls, f"its config has no {', '.join(repr(m) for m in missing)}, which __init__ requires"
-            return cls, f"{type(exc).__name__}: {exc}"
+            return cls, f"{origin_text(exc)}{type(exc).__name__}: {exc}"
     return None
 
 
@@ -65,7 +66,7 @@ def check_reloads(model: Any, file: Path) -> None:
         keras.models.load_model(file, safe_mode=True, compile=True)
     except Exception as exc:  # noqa: BLE001 - whatever stops the load stops eval and predict too
         found = incomplete_config(model)
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        first = origin_text(exc) + (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         if found is not None:
             cls, why = found
             raise RunError(
