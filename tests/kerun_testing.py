@@ -23,6 +23,30 @@ def needs_tensorflow(path: Path) -> bool:
     return rel.parts[0] in TF_FOLDERS or (len(rel.parts) == 1 and rel.name in TF_FILES)
 
 
+UPDATE_GOLDENS_ENV = "KERUN_UPDATE_GOLDENS"
+"""``KERUN_UPDATE_GOLDENS=1 python -m pytest ...`` rewrites the golden files the tests compare
+with, after a deliberate change of wording; review the diff before committing it."""
+
+
+def golden_cases(folder: Path, pattern: str = "*.yaml") -> list[Path]:
+    """The inputs in ``folder`` whose expected output is a golden file beside them (``.expected``)."""
+    return sorted(folder.glob(pattern))
+
+
+def assert_golden(case: Path, actual: str) -> None:
+    """``actual`` is exactly the text of ``case``'s golden file (``case`` with the suffix
+    ``.expected``); with ``KERUN_UPDATE_GOLDENS=1`` it becomes that text instead."""
+    import os
+
+    golden = case.with_suffix(".expected")
+    if os.environ.get(UPDATE_GOLDENS_ENV) == "1":
+        golden.write_text(actual, encoding="utf-8")
+        return
+    assert golden.is_file(), f"{golden.name} is missing: run the test with {UPDATE_GOLDENS_ENV}=1 and review it"
+    expected = golden.read_text(encoding="utf-8")
+    assert actual == expected, f"{golden.name} differs (update with {UPDATE_GOLDENS_ENV}=1 after a deliberate change)"
+
+
 def invoke_in(folder: Path, args: list[str]) -> Any:
     """Run the CLI in-process with ``folder`` as the working directory (messages use relative paths)."""
     import os

@@ -2,12 +2,11 @@
 
 The messages are part of the interface (editors and CI parse FILE:LINE:COL), so a change of
 wording shows up here as a diff. To accept new wording after a deliberate change, run
-``python tests/spec/test_invalid_specs.py --update`` and review the diff.
+``KERUN_UPDATE_GOLDENS=1 python -m pytest tests/spec/test_invalid_specs.py`` and review the diff.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -15,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from kerun.cli import app
-from kerun_testing import invoke_in
+from kerun_testing import assert_golden, golden_cases, invoke_in
 
 HERE = Path(__file__).resolve().parent / "invalid"
-CASES = sorted(HERE.glob("*.yaml"))
+CASES = golden_cases(HERE)
 
 
 def run_validate(name: str) -> tuple[int, str, str]:
@@ -29,10 +28,9 @@ def run_validate(name: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
 def test_invalid_spec_message(case: Path) -> None:
     code, out, err = run_validate(case.name)
-    expected = case.with_suffix(".expected").read_text(encoding="utf-8")
     assert code == 2
     assert "Traceback" not in out + err
-    assert out.replace(str(HERE), "<here>") == expected
+    assert_golden(case, out.replace(str(HERE), "<here>"))
     # every problem line starts FILE:LINE:COL
     for line in out.splitlines():
         if not line.startswith("  "):  # a problem inherited from a base is at the base's line
@@ -60,10 +58,3 @@ def test_alias_bomb_is_refused_quickly() -> None:
     code, out, _ = run_validate("alias_bomb.yaml")
     assert code == 2 and "aliases" in out
     assert time.perf_counter() - t0 < 5.0  # a guard, not a benchmark: without it this takes minutes
-
-
-if __name__ == "__main__" and "--update" in sys.argv:
-    for case in CASES:
-        _, out, _ = run_validate(case.name)
-        case.with_suffix(".expected").write_text(out.replace(str(HERE), "<here>"), encoding="utf-8")
-        print("wrote", case.with_suffix(".expected").name)
