@@ -89,6 +89,27 @@ train:
 """The small spec the tests train: 3 classes of synthetic 8-feature rows, a tiny MLP (a few seconds)."""
 
 
+#: Parts of :data:`SMALL_SPEC` a test can leave out (``small_spec_text(without=...)``).
+SMALL_PARTS = {
+    "test": "  test: {split: 0.25}\n",
+    "dropout": "    - {type: Dropout, rate: 0.1}\n",
+    "checkpoint": "  callbacks:\n    - {type: ModelCheckpoint, monitor: val_loss, save_best_only: true}\n",
+}
+
+
+def small_spec_text(*, without: tuple[str, ...] = (), replace: dict[str, str] | None = None, append: str = "") -> str:
+    """A variation of :data:`SMALL_SPEC`: parts of :data:`SMALL_PARTS` left out, lines replaced
+    (each must be there), text appended; ``%(size)d`` and ``%(epochs)d`` are still to be filled."""
+    text = SMALL_SPEC
+    for part in without:
+        assert SMALL_PARTS[part] in text, part
+        text = text.replace(SMALL_PARTS[part], "")
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    return text + append
+
+
 def small_spec(folder: Path, *, size: int = 96, epochs: int = 3, text: str = SMALL_SPEC, name: str = "small.yaml") -> Path:
     """Write :data:`SMALL_SPEC` (or a variation of it: ``%(size)d`` and ``%(epochs)d`` are filled) into ``folder``."""
     path = folder / name

@@ -13,29 +13,13 @@ import pytest
 
 from kerun.errors import RunError
 from kerun.run.train import TrainOptions, train_file
-from kerun_testing import ROOT
+from kerun_testing import ROOT, small_spec_text
 
 pytestmark = pytest.mark.tf
 
-SPEC = """\
-name: m
-seed: 3
-data:
-  train: {type: synthetic, size: 128, fields: {x: {shape: [8]}, label: {classes: 3}}}
-  validation: {split: 0.25}
-model:
-  inputs: {x: [8]}
-  layers:
-    - {type: Dense, units: 16, activation: relu}
-    - {type: Dense, units: 3, activation: softmax}
-compile:
-  optimizer: {type: Adam, learning_rate: 0.01}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-train:
-  epochs: 3
-  batch_size: 16
-"""
+SPEC = small_spec_text(without=("test", "dropout", "checkpoint"), replace={"name: small\n": "name: m\n"}) % {
+    "size": 128, "epochs": 3}
+
 
 # Two logical CPU devices must exist before TensorFlow starts: a fresh process.
 TWO_REPLICAS = """\

@@ -14,28 +14,11 @@ import numpy as np
 import pytest
 
 from kerun.orchestrate.launch import launch
+from kerun_testing import small_spec_text
 
-SPEC = """\
-name: mw
-seed: 1
-data:
-  train: {type: synthetic, size: %(size)d, fields: {x: {shape: [8]}, label: {classes: 3}}}
-  validation: {split: 0.25}
-model:
-  inputs: {x: [8]}
-  layers:
-    - {type: Dense, units: 16, activation: relu}
-    - {type: Dense, units: 3, activation: softmax}
-compile:
-  optimizer: {type: Adam, learning_rate: 0.01}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-train:
-  epochs: %(epochs)d
-  batch_size: 32
-distribute:
-  strategy: multi_worker_mirrored
-"""
+SPEC = small_spec_text(without=("test", "dropout", "checkpoint"),
+                       replace={"name: small\n": "name: mw\n", "seed: 3\n": "seed: 1\n", "batch_size: 16": "batch_size: 32"},
+                       append="distribute:\n  strategy: multi_worker_mirrored\n")
 
 
 def write(folder: Path, *, size: int = 256, epochs: int = 2) -> Path:
