@@ -165,6 +165,11 @@ def resolve_plan(ctx: SourceContext, schema: Schema, loaded: Any, built: Any, *,
     spec_inputs = loaded.spec.model.inputs
     names = list(schema.shapes)
     plan = Plan(ctx, [], [], None, schema)
+    windows = getattr(data, "windows", None)
+    if windows is not None and windows.columns and windows.field in schema.shapes and windows.field not in schema.columns_of:
+        # windows read as they are (a prediction file): their last axis is data.windows.columns
+        if schema.shapes[windows.field][-1:] == (len(windows.columns),):
+            schema.columns_of[windows.field] = list(windows.columns)
     if schema.label is not None and schema.label not in schema.shapes:
         raise missing_name_error(ctx, "field", schema.label, names, "label")
 
