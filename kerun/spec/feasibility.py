@@ -152,7 +152,7 @@ class _Feasibility:
         for split, source in self.sources():
             kind = getattr(source, "type", None)
             if kind not in _WINDOW_SOURCES:
-                self.add(("data", split, "type"), f"data.windows cuts the rows of a table or of arrays; a {kind} source has none",
+                self.add(("data", split, "type"), f"data.windows cuts the rows of a table or of arrays; {'an' if kind[0] in 'aeiou' else 'a'} {kind} source has none",
                          hint=f"use a {', '.join(sorted(_WINDOW_SOURCES))} source, or remove data.windows")
             elif getattr(source, "stream", None):
                 self.add(("data", split, "stream"), "data.windows needs the whole series in memory: it cannot be streamed",
