@@ -356,6 +356,8 @@ def _check_command(paths: list[Path], options: Any, fmt: Format, junit: Optional
         for r in results:
             if r.result != "passed":
                 console.print(check_failure(r), highlight=False, markup=False)
+            elif r.message:  # a passed check's note (randomness at inference compared with seeds fixed)
+                console.print(f"\n{r.spec}: passed; {r.message}", highlight=False, markup=False)
     if not json_out:
         console.print(check_summary(results), highlight=False, markup=False)
     return exit_code(results)
