@@ -26,9 +26,11 @@ from typing import Any, Callable
 from xml.etree import ElementTree as ET
 
 from kerun.errors import Interrupted, Location, Problem, SpecError
+from kerun.orchestrate.child import child_environment
 from kerun.orchestrate.workers import JobOutcome, WorkerPool
+from kerun.run.rundir import PICTURES_ENV
 
-__all__ = ["CheckOptions", "CheckResult", "STAGES", "check_specs", "exit_code", "junit_xml"]
+__all__ = ["CheckOptions", "CheckResult", "STAGES", "check_specs", "exit_code", "junit_xml", "worker_environment"]
 
 STAGES = ("validate", "build", "data", "train", "save", "reload", "evaluate")
 
@@ -123,7 +125,8 @@ def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[l
             on_update(results)
 
     jobs = max(1, min(options.jobs, len(paths)))
-    with WorkerPool(jobs, isolate=options.isolate, memory_mb=options.memory_mb, recycle_mb=options.recycle_mb) as workers:
+    with WorkerPool(jobs, isolate=options.isolate, memory_mb=options.memory_mb, recycle_mb=options.recycle_mb,
+                    env=worker_environment(options)) as workers:
         workers.warm(jobs)  # TensorFlow is imported in the workers while the specs are validated here
         threads: ThreadPoolExecutor | None = None
         try:
@@ -142,6 +145,15 @@ def check_specs(paths: list[Path], options: CheckOptions, on_update: Callable[[l
         for f in futures:
             f.result()  # a bug in the parent keeps its traceback
     return results
+
+
+def worker_environment(options: CheckOptions) -> dict[str, str]:
+    """The workers' environment: without ``--keep`` every run folder is deleted when its spec is
+    checked, so no picture is drawn in it (``PICTURES_ENV``); with ``--keep`` the folders are whole."""
+    extra = {"PYTHONUNBUFFERED": "1"}
+    if options.keep is None:
+        extra[PICTURES_ENV] = "0"
+    return child_environment(**extra)
 
 
 def _validate(paths: list[Path], options: CheckOptions, results: list[CheckResult], update: Callable[[], None]) -> list[tuple[Path, CheckResult]]:

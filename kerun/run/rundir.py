@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterator
 
 from kerun.errors import Location, RunError
 
-__all__ = ["RunDir", "atomic_write", "utc_now"]
+__all__ = ["PICTURES_ENV", "RunDir", "atomic_write", "utc_now"]
 
 SPEC_FILE = "spec.yaml"
 MANIFEST = "manifest.json"
@@ -185,6 +185,13 @@ def _git_commit(folder: Path) -> dict[str, Any] | None:
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
+PICTURES_ENV = "KERUN_PICTURES"
+"""``0``: the pictures of a run (training curves, confusion matrices: everything written through
+:meth:`RunDir.write_with`) are not drawn. ``kerun check`` sets it for its workers when it deletes
+their run folders at once (no ``--keep``): drawing them with matplotlib was about a sixth of a
+check's time (benchmarks/README.md)."""
+
+
 class RunDir:
     """One run's folder and its manifest. Only the chief writes (multi-worker training)."""
 
@@ -332,8 +339,9 @@ class RunDir:
             model.save(tmp)
 
     def write_with(self, name: str, writer: Callable[[Path], None]) -> None:
-        """Let ``writer`` fill a temporary file (same suffix), renamed to ``name`` on success."""
-        if self.writer:
+        """Let ``writer`` fill a temporary file (same suffix), renamed to ``name`` on success.
+        Nothing is drawn when :data:`PICTURES_ENV` is ``0`` (a run folder deleted at once)."""
+        if self.writer and os.environ.get(PICTURES_ENV) != "0":
             with atomic_path(self.file(name)) as tmp:
                 writer(tmp)
 
