@@ -5,7 +5,9 @@ A bare file or folder is read the way the run's training source is read when it 
 source can read (a CSV with the training CSV's delimiter, header and names; a folder of images at
 the training image size; a text folder or CSV with its column), else by its extension. The fields
 then map to the model's inputs exactly as in training (the run's ``data.inputs``: columns,
-scaling, reshape, dtype); label and target columns are ignored.
+scaling, reshape, dtype); label and target columns are ignored. With ``data.windows`` a table is
+cut into windows as in training (each window to the table's last row, no target needed), and a
+file that holds the window field already (an ``.npz`` of windows) is read as it is.
 """
 
 from __future__ import annotations
@@ -148,8 +150,19 @@ def read_inputs(loaded: LoadedSpec, built: Any, source: dict | str | Path, *, ba
             ctx = _InputContext(_validated(doc.data, doc, "the input source"), p.resolve().parent, doc)
         else:
             ctx = _InputContext(_validated(_source_from_path(train, p.resolve()), None, f"the input {p}"), Path.cwd(), None)
-    got, _ = read_source(ctx, None, stream=True)
-    schema = source_schema(ctx, got)
+    windows = getattr(loaded.spec.data, "windows", None)
+    got, _ = read_source(ctx, None, stream=windows is None)
+    if windows is not None and isinstance(got, Arrays) and windows.field not in got.fields:
+        # a table of rows, as the run trained on: cut into windows (every window, to the last row:
+        # a prediction needs no target), else the file holds windows already
+        from kerun.data.windows import window_splits
+
+        parts, step_columns = window_splits(ctx, got, windows.model_copy(update={"target": None}), {}, whole="input")
+        got = parts["train"]
+        schema = source_schema(ctx, got)
+        schema.columns_of[windows.field] = step_columns
+    else:
+        schema = source_schema(ctx, got)
     if schema.label is not None and schema.label not in schema.shapes:
         schema.label = None
     plan = resolve_plan(ctx, schema, loaded, built, targets=False, label_hint=label_hint)

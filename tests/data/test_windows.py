@@ -131,3 +131,14 @@ def test_validate_refuses_a_window_of_a_streamed_source_and_a_scale_of_the_wrong
         make_spec(tmp_path, text)
     text = str(err.value)
     assert "stream" in text and "scale lists 3 numbers for the 2 columns of data.windows" in text
+
+
+def test_predict_cuts_a_table_into_windows_to_its_last_row(tmp_path: Path, series_csv: Path) -> None:
+    from kerun.data.inputs import read_inputs
+
+    write_csv(tmp_path / "recent.csv", ["t", "a", "b"], [[i, 10 * i, -i] for i in range(300, 320)])
+    loaded, built = make_spec(tmp_path, spec_text("{sequence_length: 8, sampling_rate: 2, target: a}"))
+    got = read_inputs(loaded, built, tmp_path / "recent.csv", batch_size=4)
+    x = np.concatenate(list(got.dataset.as_numpy_iterator()))
+    assert got.size == 20 - 14 == len(x)  # no target: the last window ends at the last row
+    np.testing.assert_array_equal(x[-1, :, 0], np.arange(305, 320, 2))
