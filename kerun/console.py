@@ -26,6 +26,7 @@ __all__ = [
     "check_table",
     "confusion_table",
     "error_text",
+    "evaluation_report",
     "launch_table",
     "metrics_table",
     "new_console",
@@ -127,7 +128,8 @@ def compare_tables(comparison: Any) -> list["Table"]:
 
 
 def confusion_table(cm: Mapping[str, Any]) -> "Table":
-    """``{"labels": [...], "matrix": [[...]]}``: rows are the true labels, columns the predicted."""
+    """``{"labels": [...], "matrix": [[...]]}``: rows are the true labels, columns the predicted
+    (superseded by :func:`evaluation_report`, which draws a matrix only where it fits)."""
     table = _table("confusion matrix (rows: true, columns: predicted)", ["", *cm["labels"]], right=cm["labels"])
     for label, row in zip(cm["labels"], cm["matrix"]):
         table.add_row(label, *[str(v) for v in row])
@@ -304,3 +306,170 @@ def sweep_footer(result: Any) -> str:
         lines.append(f"best: trial {result.best['trial']}, value {result.best['value']:.6g}")
     lines.append(f"best spec: {result.folder / 'best.yaml'}\nsweep folder: {result.folder}")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation reports (kerun.run.tasks chose them; every table fits 80 columns)
+
+TABLE_ROWS = 20  # a report of more classes (or columns) than this shows only its worst ...
+WORST_CLASSES = 10  # ... this many of them; the run folder's CSV holds every one
+TASK_NAMES = {"multiclass": "multi-class", "many-classes": "many classes", "multilabel": "multi-label"}
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}" if abs(value) < 1e5 and (value == 0 or abs(value) >= 1e-3) else f"{value:.3g}"
+    return str(value)
+
+
+def _compact(columns: Sequence[tuple[str, bool]]) -> "Table":
+    """A table without side borders, every cell on one line, headers never cut (long names are
+    shortened by :func:`_short` before; the run folder's CSV keeps them whole)."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    for name, right in columns:
+        table.add_column(name, no_wrap=True, justify="right" if right else "left", min_width=len(name))
+    return table
+
+
+def _short(name: str, width: int = 24) -> str:
+    """A long class name cut in its middle: names often differ at their end (``..._17``)."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return name[:head] + "…" + name[-(width - 1 - head):]
+
+
+def _titled(title: str, table: "Table") -> Any:
+    """A title on its own line above a table (a table's own title wraps to the table's width)."""
+    from rich.console import Group
+    from rich.text import Text
+
+    return Group(Text(title), table) if title else table
+
+
+def _add(table: "Table", *cells: str) -> None:
+    """A row of plain text: a class named ``[UNK]`` is not rich markup."""
+    from rich.text import Text
+
+    table.add_row(*(Text(c) for c in cells))
+
+
+class _Pairs:
+    """``name value`` pairs packed into lines of the console's width, a pair never split."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], indent: str = "  ") -> None:
+        self.pairs, self.indent = pairs, indent
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        line = ""
+        for name, value in self.pairs:
+            item = f"{name} {value}"
+            if line and len(self.indent) + len(line) + 2 + len(item) > options.max_width:
+                yield Text(self.indent + line)
+                line = ""
+            line = f"{line}  {item}" if line else item
+        if line:
+            yield Text(self.indent + line)
+
+
+class _IfFits:
+    """A table when it fits the width, else one line saying where the whole of it is."""
+
+    def __init__(self, table: Any, instead: str) -> None:
+        self.table, self.instead = table, instead
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        import io
+
+        from rich.console import Console
+        from rich.text import Text
+
+        wide = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False)
+        wide.print(self.table)  # its natural width, no cell squeezed (a measurement can promise less)
+        if max(len(line.rstrip()) for line in wide.file.getvalue().splitlines()) <= options.max_width:
+            yield self.table
+        else:
+            yield Text(self.instead)
+
+
+def _text(value: Any) -> Any:
+    from rich.text import Text
+
+    return Text(value) if isinstance(value, str) else value
+
+
+def _class_table(report: Mapping[str, Any]) -> tuple[Any, str | None]:
+    rows = report["classes"]
+    iou = report["task"] == "segmentation"
+    note = None
+    if len(rows) > TABLE_ROWS:
+        shown = [r for r in rows if r["support"] or r["predicted"]]
+        shown = sorted(shown, key=lambda r: ((r["iou"] or 0.0) if iou else r["f1"], -r["support"]))[:WORST_CLASSES]
+        title = f"  the {len(shown)} worst of {len(rows)} classes (by {'IoU' if iou else 'F1'})"
+        note = f"all {len(rows)} classes: " + (report.get("files") or ["the eval JSON"])[0]
+    else:
+        shown, title = rows, ""
+    columns = [("label" if report["task"] == "multilabel" else "class", False), *((("iou", True),) if iou else ()),
+               ("prec", True), ("rec", True), ("f1", True), ("n", True)]
+    table = _compact(columns)
+    for r in shown:
+        _add(table, _short(r["class"]), *([_num(r["iou"], 3)] if iou else []), _num(r["precision"], 3), _num(r["recall"], 3),
+                      _num(r["f1"], 3), str(r["support"]))
+    return _titled(title, table), note
+
+
+def _matrix_table(cm: Mapping[str, Any]) -> Any:
+    labels = [str(v) for v in cm["labels"]]
+    short = all(len(v) <= 8 for v in labels)
+    heads = labels if short else [str(i) for i in range(len(labels))]
+    table = _compact([("", False), *((h, True) for h in heads)])
+    for i, (label, row) in enumerate(zip(labels, cm["matrix"])):
+        _add(table, label if short else _short(f"{i} {label}", 20), *[str(v) for v in row])
+    return _titled("  confusion matrix (rows: true, columns: predicted)", table)
+
+
+def _regression(report: Mapping[str, Any]) -> list[Any]:
+    columns = report["columns"]
+    shown = columns if len(columns) <= TABLE_ROWS else sorted(columns, key=lambda c: c["R2"])[:WORST_CLASSES]
+    table = _compact([("column", False), ("MAE", True), ("RMSE", True), ("R^2", True)])
+    for c in shown:
+        _add(table, _short(c["column"]), *(_num(c[k]) for k in ("MAE", "RMSE", "R2")))
+    res = report["residuals"]
+    title = "" if shown is columns else f"  the {len(shown)} worst of {len(columns)} columns (by R^2)"
+    return [_titled(title, table), "  residuals (prediction - target):",
+            _Pairs([(k, _num(v)) for k, v in res.items()], indent="    ")]
+
+
+def evaluation_report(report: Mapping[str, Any]) -> list[Any]:
+    """One output's report (:mod:`kerun.run.eval_report`): what it is and why, its summary, its
+    table (the worst classes only when there are many), the files holding the rest."""
+    label = TASK_NAMES.get(report["task"], report["task"])
+    parts: list[Any] = ["", f"{report['output']}: {label}", f"  because: {report['why']}", _Pairs([(k, _num(v)) for k, v in report["summary"].items()])]
+    if report.get("ignored"):
+        parts.append(f"  {report['ignored']} target values outside the classes were not counted")
+    note = None
+    if report["task"] == "regression":
+        parts.extend(_regression(report))
+    elif report.get("classes"):
+        table, note = _class_table(report)
+        parts.append(table)
+    if report["task"] in ("binary", "multiclass") and report.get("confusion_matrix"):
+        files = [f for f in report.get("files", []) if f.endswith(".png")]
+        parts.append(_IfFits(_matrix_table(report["confusion_matrix"]),
+                             f"  confusion matrix: too wide here, see {files[0] if files else 'the eval JSON'}"))
+    if "target range" in report:
+        low, high = report["target range"]
+        parts.append(f"  targets from {_num(low)} to {_num(high)}")
+    files = report.get("files") or []
+    if note:
+        parts.append(f"  {note}")
+    elif files:
+        parts.append("  files: " + ", ".join(files))
+    return [_text(p) for p in parts]

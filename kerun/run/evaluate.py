@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 
 from kerun.errors import DataError, RunError
+from kerun.run.eval_report import accumulator
 from kerun.run.rundir import MODEL_FILE, RunDir
+from kerun.run.tasks import OutputFacts, Task, choose_task, loss_name, whole_numbers
 from kerun.spec import LoadedSpec
 
-__all__ = ["evaluate_run", "load_run"]
+__all__ = ["end_of_run_report", "evaluate_run", "load_run", "output_facts", "task_reports", "write_reports"]
 
 
 def load_run(run_dir: Path) -> tuple[RunDir, LoadedSpec, Any]:
@@ -74,53 +76,142 @@ def _with_source(loaded: LoadedSpec, source_file: Path) -> LoadedSpec:
     return spec_from_text(text, file=str(source_file.resolve()))
 
 
-def _from_logits(model: Any, loaded: LoadedSpec) -> bool:
-    """Whether the single output's loss reads logits (``from_logits: true``): the compiled loss of
-    the saved model, or the run's spec."""
-    losses = [getattr(model, "loss", None), loaded.spec.compile.loss]
-    for loss in losses:
+def _output_losses(model: Any, loaded: LoadedSpec, names: list[str]) -> list[Any]:
+    """Each output's loss: the run's spec (a name, a ``{type: ...}``, by output name or in order),
+    else the saved model's compiled loss."""
+    for loss in (loaded.spec.compile.loss, getattr(model, "loss", None)):
+        if loss is None:
+            continue
         if isinstance(loss, dict) and "type" not in loss:
-            loss = next(iter(loss.values()), None)
-        elif isinstance(loss, (list, tuple)):
-            loss = loss[0] if loss else None
-        found = loss.get("from_logits") if isinstance(loss, dict) else getattr(loss, "from_logits", None)
-        if found:
-            return True
-    return False
+            return [loss.get(n) for n in names]
+        if isinstance(loss, (list, tuple)):
+            return [loss[i] if i < len(loss) else None for i in range(len(names))]
+        return [loss] * len(names)
+    return [None] * len(names)
 
 
-def _confusion(model: Any, ds: Any, output_names: list[str], *, logits: bool = False) -> tuple[list[list[int]], int] | None:
-    """The confusion matrix of a single-output classifier, or None for anything else. A one-unit
-    output is a probability thresholded at 0.5, or with ``logits`` a logit thresholded at 0
-    (sigmoid(z) > 0.5 exactly when z > 0)."""
-    if len(output_names) != 1:
-        return None
-    width = model.outputs[0].shape[-1]
-    y_true: list[np.ndarray] = []
-    y_pred: list[np.ndarray] = []
-    for batch in ds:
-        x, y = batch[0], batch[1]
-        p = np.asarray(model.predict_on_batch(x))
-        y = np.asarray(y)
-        if width is None:
+def _logits(loss: Any) -> bool:
+    """Whether a loss reads logits (``from_logits: true``)."""
+    if isinstance(loss, dict):
+        return bool(loss.get("from_logits"))
+    found = getattr(loss, "from_logits", None)
+    if found is None and hasattr(loss, "get_config"):
+        try:
+            found = loss.get_config().get("from_logits")
+        except (TypeError, NotImplementedError, AttributeError):
+            found = None
+    return bool(found)
+
+
+def _activation(tensor: Any) -> str | None:
+    """The activation of the layer that made an output (through a sub-model's own output)."""
+    import keras
+
+    for _ in range(8):
+        history = getattr(tensor, "_keras_history", None)
+        op = getattr(history, "operation", None)
+        if op is None:
             return None
-        if width == 1:
-            if not logits and not np.all((p >= 0) & (p <= 1)):
-                return None
-            y_pred.append((p.reshape(-1) > (0.0 if logits else 0.5)).astype(int))
-            y_true.append(y.reshape(-1).astype(int))
-        else:
-            y_pred.append(p.reshape(-1, width).argmax(axis=-1))
-            y_true.append(y.reshape(-1, width).argmax(axis=-1) if y.ndim >= 2 and y.shape[-1] == width else y.reshape(-1).astype(int))
-    if not y_true:
-        return None
-    t, pr = np.concatenate(y_true), np.concatenate(y_pred)
-    if not np.allclose(t, np.round(t)):
-        return None
-    n = max(int(width if width and width > 1 else 2), int(t.max()) + 1, int(pr.max()) + 1)
-    matrix = np.zeros((n, n), dtype=int)
-    np.add.at(matrix, (t.astype(int), pr.astype(int)), 1)
-    return matrix.tolist(), n
+        if isinstance(op, keras.Model) and getattr(op, "outputs", None):
+            tensor = op.outputs[min(history.tensor_index, len(op.outputs) - 1)]
+            continue
+        if type(op).__name__ == "Softmax":
+            return "softmax"
+        act = getattr(op, "activation", None)
+        return getattr(act, "__name__", None) if act is not None else None
+    return None
+
+
+def _parts(value: Any, names: list[str]) -> list[np.ndarray]:
+    if isinstance(value, dict):
+        return [np.asarray(value[n]) for n in names]
+    if isinstance(value, (list, tuple)):
+        return [np.asarray(v) for v in value]
+    return [np.asarray(value)]
+
+
+def _is_input(y: np.ndarray, x: Any) -> bool:
+    xs = list(x.values()) if isinstance(x, dict) else list(x) if isinstance(x, (list, tuple)) else [x]
+    return any(np.shape(v) == y.shape and np.array_equal(np.asarray(v), y) for v in xs)
+
+
+def output_facts(model: Any, loaded: LoadedSpec, names: list[str], x: Any, y: Any) -> list[OutputFacts]:
+    """The facts of each output (:class:`kerun.run.tasks.OutputFacts`) from the model, the run's
+    spec and one batch of data."""
+    losses = _output_losses(model, loaded, names)
+    targets = _parts(y, names)
+    facts = []
+    for i, name in enumerate(names):
+        t = targets[i]
+        facts.append(OutputFacts(
+            name=name, shape=tuple(model.outputs[i].shape[1:]), target_shape=tuple(t.shape[1:]),
+            activation=_activation(model.outputs[i]), loss=loss_name(losses[i]), from_logits=_logits(losses[i]),
+            target_integer=whole_numbers(t), target_is_input=_is_input(t, x)))
+    return facts
+
+
+def task_reports(model: Any, ds: Any, loaded: LoadedSpec, names: list[str], class_names: list[str] | None = None,
+                 *, steps: int | None = None) -> list[dict[str, Any]]:
+    """One report per output (:mod:`kerun.run.tasks` chooses which, :mod:`kerun.run.eval_report`
+    counts), over the batches of ``ds`` (at most ``steps``)."""
+    accumulators: list[Any] = []
+    tasks: list[Task] = []
+    for n, batch in enumerate(ds):
+        if steps is not None and n >= steps:
+            break
+        x, y = batch[0], batch[1]
+        predicted = _parts(model.predict_on_batch(x), names)
+        truth = _parts(y, names)
+        if not tasks:
+            tasks = [choose_task(f) for f in output_facts(model, loaded, names, x, y)]
+            accumulators = [accumulator(t, name) for t, name in zip(tasks, names)]
+        for acc, t, p in zip(accumulators, truth, predicted):
+            acc.add(t, p)
+    reports = []
+    for name, task, acc in zip(names, tasks, accumulators):
+        labels = class_names if task.per_class and len(names) == 1 else None
+        reports.append({"output": name, "task": task.kind, "why": task.why, **acc.report(labels)})
+    return reports
+
+
+def write_reports(run: RunDir, result: dict[str, Any], label: str) -> None:
+    """``eval-LABEL.json``, every per-class table as CSV (``eval-LABEL[-OUTPUT]-classes.csv``), a
+    confusion-matrix picture per classifier output, each written atomically."""
+    from kerun.run.plots import plot_confusion
+
+    several = len(result.get("reports", [])) > 1
+    for report in result.get("reports", []):
+        tag = f"{label}-{report['output']}" if several else label
+        files = []
+        if report.get("classes"):
+            files.append(f"eval-{tag}-classes.csv")
+            run.write_text(files[-1], classes_csv(report["classes"]))
+        cm = report.get("confusion_matrix")
+        if cm is not None and report["task"] in ("binary", "multiclass", "many-classes", "segmentation", "sequence"):
+            files.append(f"confusion-{tag}.png")
+            unit = _counted(report)
+            title = f"{run.path.parent.name}/{run.path.name}: {tag} ({sum(map(sum, cm['matrix']))} {unit})"
+            run.write_with(files[-1], lambda p, cm=cm, title=title, unit=unit: plot_confusion(
+                cm["matrix"], cm["labels"], p, title=title, unit=unit))
+        report["files"] = files
+    run.write_json(f"eval-{label}.json", result)
+
+
+def _counted(report: dict[str, Any]) -> str:
+    return {"segmentation": "pixels", "sequence": "steps"}.get(report["task"], "examples")
+
+
+def classes_csv(rows: list[dict[str, Any]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    keys = list(rows[0])
+    writer = csv.DictWriter(out, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+    return out.getvalue()
 
 
 def _choose_split(loaded: LoadedSpec, split: str) -> tuple[str, str | None]:
@@ -142,7 +233,6 @@ def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None =
     ``split`` is test (the default: on a run without a test split, its validation split, and the
     result's ``note`` says so), validation or train."""
     from kerun.data import load_datasets
-    from kerun.run.plots import plot_confusion
 
     note = None
     if data_file is None:
@@ -152,24 +242,59 @@ def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None =
     if data_file is not None:
         loaded = _with_source(loaded, data_file)
         split, label = "train", f"data-{data_file.stem}"
-    logits = _from_logits(built.model, loaded)
     data = load_datasets(loaded, built)
     ds = getattr(data, split)
     if ds is None:  # pragma: no cover - _choose_split saw the spec's splits
         raise DataError(f"the run's spec has no {split} split")
     with data.errors.mapped():  # a ragged row deep in a streamed file is a DataError, as in training
         metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
-        confusion = _confusion(built.model, ds, built.output_names, logits=logits)
-    result: dict[str, Any] = {"split": label, "examples": data.sizes.get(split), "metrics": {k: float(v) for k, v in metrics.items()}}
+        reports = task_reports(built.model, ds, loaded, built.output_names, data.class_names) if built.output_names else []
+    result = _result(label, data.sizes.get(split), metrics, reports, built, loaded, note=note)
+    write_reports(run, result, label)
+    return result
+
+
+def _result(label: str, examples: int | None, metrics: dict[str, Any], reports: list[dict[str, Any]], built: Any,
+            loaded: LoadedSpec, *, note: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"split": label, "examples": examples, "metrics": {k: float(v) for k, v in metrics.items()}}
     if note:
         result["note"] = note
-    if logits and confusion is not None and built.model.outputs[0].shape[-1] == 1:
-        result["threshold"] = "logit > 0 (the loss has from_logits: true)"
-    if confusion is not None:
-        matrix, n = confusion
-        names = data.class_names if data.class_names and len(data.class_names) == n else [str(i) for i in range(n)]
-        result["confusion_matrix"] = {"labels": names, "matrix": matrix}
-        run.write_with(f"confusion-{label}.png", lambda p: plot_confusion(
-            matrix, names, p, title=f"{run.path.parent.name}/{run.path.name}: {label} ({sum(map(sum, matrix))} examples)"))
-    run.write_json(f"eval-{label}.json", result)
+    if reports:
+        result["reports"] = reports
+    if len(reports) == 1 and reports[0]["task"] in ("binary", "multiclass", "many-classes") and "confusion_matrix" in reports[0]:
+        result["confusion_matrix"] = reports[0]["confusion_matrix"]  # the single classifier's, as before
+        if reports[0]["task"] == "binary" and built.model.outputs[0].shape[-1] == 1 and _logits(_output_losses(built.model, loaded, built.output_names)[0]):
+            result["threshold"] = "logit > 0 (the loss has from_logits: true)"
     return result
+
+
+def end_of_run_report(run: RunDir, loaded: LoadedSpec, result: Any, *, steps: int | None = None) -> str | None:
+    """After training, the report of the held-out split (test, else validation) written as
+    ``eval-SPLIT.json`` as ``kerun eval`` would write it; the split's name, or None (no held-out
+    split, a model that trains itself, a worker that is not the chief)."""
+    built, data = result.built, result.datasets
+    if not run.writer or built is None or data is None or not built.output_names:
+        return None
+    split = next((s for s in ("test", "validation") if getattr(data, s, None) is not None and s in result.metrics), None)
+    if split is None:
+        return None
+    with data.errors.mapped():
+        reports = task_reports(built.model, getattr(data, split), loaded, built.output_names, data.class_names, steps=steps)
+    write_reports(run, _result(split, data.sizes.get(split), result.metrics[split], reports, built, loaded), split)
+    return split
+
+
+def stored_report(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``eval-SPLIT.json`` of the run's held-out split (test, else validation), as written by
+    :func:`end_of_run_report` or ``kerun eval``; None when there is none or it cannot be read."""
+    import json
+
+    for split in ("test", "validation"):
+        path = Path(run_dir) / f"eval-{split}.json"
+        if split in metrics and path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return None
+            return data if isinstance(data, dict) else None
+    return None

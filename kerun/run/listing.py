@@ -94,5 +94,8 @@ def show_run(run_dir: Path) -> str:
     for split, values in (metrics.items() if isinstance(metrics, dict) else []):
         shown = "  ".join(f"{k} {_number(v)}" for k, v in values.items()) if isinstance(values, dict) else str(values)
         lines.append(f"  {split}: {shown}")
+    from kerun.run.eval_report import report_lines
+
+    lines.extend(report_lines(run.path))  # what kerun train and kerun eval reported, by task
     lines.append("  files:    " + ", ".join(sorted(p.name for p in run.path.iterdir() if not p.name.startswith("."))))
     return "\n".join(lines)

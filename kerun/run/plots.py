@@ -61,9 +61,11 @@ def plot_curves(rows: Sequence[dict[str, Any]], target: Path, *, title: str | No
     plt.close(fig)
 
 
-def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], target: Path, *, title: str | None = None) -> None:
+def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], target: Path, *, title: str | None = None,
+                   unit: str = "examples") -> None:
     """A heat map sized to the number of classes, with a colour scale, counts in the cells (up to
-    30 classes) and the class names on both axes, turned upright when they are long."""
+    30 classes) and the class names on both axes, turned upright when they are long; ``unit``
+    says what is counted (examples, or pixels of a segmentation)."""
     plt = _pyplot()
     n = len(labels)
     longest = max((len(str(label)) for label in labels), default=1)
@@ -71,7 +73,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], targe
     side = min(max(4.0, 1.6 + cell * n + 0.07 * longest), 24.0)
     fig, ax = plt.subplots(figsize=(side + 1.2, side))  # + the colour scale
     image = ax.imshow(matrix, cmap="Blues")
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="examples")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label=unit)
     slant = longest > 3 or n > 10
     fontsize = 10 if n <= 12 else 8 if n <= 30 else 6
     ax.set_xticks(range(n), labels, rotation=90 if slant else 0, ha="right" if slant else "center",
@@ -82,7 +84,7 @@ def plot_confusion(matrix: Sequence[Sequence[int]], labels: Sequence[str], targe
     total = sum(sum(row) for row in matrix)
     # over the whole figure, wrapped to its width: a run's id is longer than the matrix is wide
     chars = max(20, int(fig.get_size_inches()[0] * _DPI / 8))
-    fig.suptitle("\n".join(textwrap.wrap(title or f"confusion matrix ({total} examples)", chars)), fontsize=11)
+    fig.suptitle("\n".join(textwrap.wrap(title or f"confusion matrix ({total} {unit})", chars)), fontsize=11)
     top = max((max(row) for row in matrix if len(row)), default=0)
     if n <= 30:
         for i, row in enumerate(matrix):
