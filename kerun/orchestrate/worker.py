@@ -116,8 +116,43 @@ def fresh_state() -> Iterator[None]:
         gc.collect()
 
 
-def train_job(job: dict[str, Any]) -> dict[str, Any]:
-    """What ``kerun train SPEC --set ... --json`` with ``KERUN_RUN_DIR`` would print and exit with."""
+class _AskParent:
+    """A pruned sweep's question after each epoch, without waiting for the parent: ``report``
+    (epoch, objective) goes on the channel and training goes on; the answer to the previous
+    epoch's report (``{"prune": bool}``, one line on standard input, where jobs arrive: the parent
+    sends no job while this one runs) is read now, so epoch k stops on the study's verdict at epoch
+    k-1, the same verdict however long the parent took (it is waited for if not there yet), and
+    the study's round trip overlaps an epoch's training instead of adding to it. :meth:`drain`
+    reads the answers still due once training ends. No answer (input closed) is "go on"."""
+
+    def __init__(self, send: Callable[..., None]) -> None:
+        self.send = send
+        self.due = 0  # reports not answered yet
+
+    def _read(self) -> bool:
+        self.due -= 1
+        line = sys.stdin.readline()
+        if not line:
+            self.due = 0
+            return False
+        try:
+            return bool(json.loads(line).get("prune"))
+        except (json.JSONDecodeError, AttributeError):
+            return False
+
+    def __call__(self, epoch: int, value: float) -> bool:
+        self.send("report", epoch=epoch, value=value)
+        self.due += 1
+        return self._read() if self.due > 1 else False
+
+    def drain(self) -> None:
+        while self.due > 0:
+            self._read()
+
+
+def train_job(job: dict[str, Any], send: Callable[..., None] | None = None) -> dict[str, Any]:
+    """What ``kerun train SPEC --set ... --json`` with ``KERUN_RUN_DIR`` would print and exit with;
+    with ``report`` (a pruned sweep's trial), each epoch's objective is reported to the parent."""
     from kerun.errors import KerunError
     from kerun.run.train import TrainOptions, train
     from kerun.spec import load_spec
@@ -125,13 +160,24 @@ def train_job(job: dict[str, Any]) -> dict[str, Any]:
     overrides = list(job.get("overrides", []))
     sys.argv[:] = ["kerun", "train", job["spec"], *[a for o in overrides for a in ("--set", o)], "--json"]
     run_dir = Path(job["run_dir"]) if job.get("run_dir") else None  # what the CLI reads from RUN_DIR_ENV
+    callbacks, ask = [], _AskParent(send) if job.get("report") and send is not None else None
+    if ask is not None:
+        from kerun.run.pruning import PruneOnReport
+
+        callbacks.append(PruneOnReport(job["report"], ask))
     try:
-        result = train(load_spec(job["spec"], overrides), TrainOptions(progress="quiet", run_dir=run_dir))
+        result = train(load_spec(job["spec"], overrides), TrainOptions(progress="quiet", run_dir=run_dir, callbacks=callbacks))
     except KerunError as exc:
         return {"exit_code": exc.exit_code, "output": json.loads(exc.to_json())}
+    except KeyboardInterrupt:
+        ask = None  # stopping: the parent answers no more (and closes the input)
+        raise
     except Exception:  # a bug: its traceback goes to the trial's log, as the command line prints it
         traceback.print_exc()
         return {"exit_code": 1, "output": None}
+    finally:
+        if ask is not None:
+            ask.drain()  # the answers still due, read before the next job's line
     return {"exit_code": 0, "output": result.to_dict()}
 
 
@@ -172,11 +218,13 @@ def main() -> int:
         if not line.strip():
             continue
         job = json.loads(line)
+        if not isinstance(job, dict) or "kind" not in job:
+            continue  # not a job: an answer to a report no training waits for any more
         with fresh_state():
             if job["kind"] == "check":
                 result = check_job(job, lambda name: send("stage", name=name))
             else:
-                result = train_job(job)
+                result = train_job(job, send)
         sys.stdout.flush()
         sys.stderr.flush()
         print(END_MARKER, flush=True)

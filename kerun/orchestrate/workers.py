@@ -105,7 +105,8 @@ class _Worker:
         self.job_output_done.set()
 
     def run(self, job: dict[str, Any], *, timeout: float, on_stage: Callable[[str], None], log: IO[str] | None,
-            memory_mb: float | None, interrupted: threading.Event) -> JobOutcome:
+            memory_mb: float | None, interrupted: threading.Event,
+            on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> JobOutcome:
         t0 = time.monotonic()
         tail: collections.deque[str] = collections.deque(maxlen=_TAIL)
 
@@ -147,6 +148,8 @@ class _Worker:
             if kind == "stage":
                 outcome.stage = message["name"]
                 on_stage(message["name"])
+            elif kind == "report":  # a pruned sweep's epoch: the worker waits for the answer on its input
+                self.answer(on_report(message) if on_report is not None else {"prune": False})
             elif kind == "result":
                 self.job_output_done.wait(timeout=2.0)
                 outcome.status, outcome.result = "done", message["result"]
@@ -169,6 +172,13 @@ class _Worker:
         outcome.tail = list(tail)
         outcome.seconds = time.monotonic() - t0
         return outcome
+
+    def answer(self, reply: dict[str, Any]) -> None:
+        """One line to the job running (a pruned sweep's "prune or go on"); a worker gone is no error."""
+        with contextlib.suppress(BrokenPipeError, OSError, ValueError):
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps(reply) + "\n")
+            self.proc.stdin.flush()
 
     def end_input(self) -> None:
         """No more jobs: the worker exits once the job it runs, if any, has ended."""
@@ -216,7 +226,9 @@ class WorkerPool:
                 self._idle.append(worker)
 
     def run(self, job: dict[str, Any], *, timeout: float, on_stage: Callable[[str], None] = lambda _s: None,
-            log: Path | None = None) -> JobOutcome:
+            log: Path | None = None, on_report: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> JobOutcome:
+        """Run ``job`` on a warm worker; ``on_report`` answers the job's ``report`` messages (a
+        pruned sweep's trial, after each epoch) with ``{"prune": bool}``."""
         if self.interrupted.is_set():
             return JobOutcome(status="interrupted")
         with self._lock:
@@ -226,7 +238,7 @@ class WorkerPool:
             log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w", encoding="utf-8") if log is not None else contextlib.nullcontext() as fh:
             outcome = worker.run(job, timeout=timeout, on_stage=on_stage, log=fh, memory_mb=self.memory_mb,
-                                 interrupted=self.interrupted)
+                                 interrupted=self.interrupted, on_report=on_report)
         healthy = outcome.status == "done" and worker.proc.poll() is None
         if healthy and not self.isolate and not self.interrupted.is_set() and (
                 self.recycle_mb is None or worker.rss is None or worker.rss <= self.recycle_mb):

@@ -24,6 +24,7 @@ class TrainOptions:
     run_id: str | None = None
     run_dir: Path | None = None  # the exact run folder, agreed by every worker (created, or continued)
     on_stage: Callable[[str], None] | None = None  # told "build", "data", "train", "save", "evaluate"
+    callbacks: list[Any] = field(default_factory=list)  # the caller's Keras callbacks (a sweep's pruning), after the spec's
 
 
 @dataclass
