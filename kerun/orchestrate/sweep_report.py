@@ -1,5 +1,6 @@
 """What a sweep leaves in its folder after every trial: ``trials.json`` and ``trials.csv`` (one row
-per trial: state, objective value, the values tried, seconds, run folder, error), ``best.yaml`` (the
+per trial: state (completed, failed, pruned), objective value (a pruned trial's: at the epoch it was
+stopped at), the values tried, seconds, ``pruned_at_epoch``, run folder, error), ``best.yaml`` (the
 spec with the best values applied and the ``sweep`` section removed, paths made relative to the
 sweep folder: it validates and trains as is) and ``objective.png`` (each trial's value and the best
 so far). Every file is written atomically.
@@ -32,17 +33,22 @@ def write_reports(folder: Path, study: Any, params: list[Param], loaded: LoadedS
     for t in study.get_trials(deepcopy=False):
         if t.user_attrs.get("interrupted"):
             continue
-        state = {TrialState.COMPLETE: "completed", TrialState.FAIL: "failed", TrialState.RUNNING: "running"}.get(t.state, t.state.name.lower())
-        row: dict[str, Any] = {"trial": t.number, "state": state, "value": t.value if t.state == TrialState.COMPLETE else None}
+        state = {TrialState.COMPLETE: "completed", TrialState.FAIL: "failed", TrialState.RUNNING: "running",
+                 TrialState.PRUNED: "pruned"}.get(t.state, t.state.name.lower())
+        # a pruned trial's value: its objective at the epoch it was stopped at (Optuna's last report)
+        row: dict[str, Any] = {"trial": t.number, "state": state,
+                               "value": t.value if t.state in (TrialState.COMPLETE, TrialState.PRUNED) else None}
         for p in params:
             row[p.key] = p.decode(t.params[p.key]) if p.key in t.params else None
         row["seconds"] = t.user_attrs.get("seconds")
+        row["pruned_at_epoch"] = t.user_attrs.get("pruned_at_epoch")
         row["run_dir"] = t.user_attrs.get("run_dir")
         row["error"] = t.user_attrs.get("error")
         rows.append(row)
     atomic_write(folder / "trials.json", json.dumps(rows, indent=2) + "\n")
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=["trial", "state", "value", *[p.key for p in params], "seconds", "run_dir", "error"])
+    writer = csv.DictWriter(buf, fieldnames=["trial", "state", "value", *[p.key for p in params], "seconds", "pruned_at_epoch", "run_dir",
+                                             "error"])
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in row.items()})
@@ -93,9 +99,18 @@ def plot_objective(rows: list[dict[str, Any]], target: Path, metric: str, maximi
         best.append(y if not best else (max if maximize else min)(best[-1], y))
     if xs:
         ax.step(xs, best, where="post", color="C1", label="best so far")
+    pruned = [r for r in rows if r["state"] == "pruned" and r["value"] is not None]
+    if pruned:  # where each stood when it was stopped: hollow, apart from the trials that ran to the end
+        ax.scatter([r["trial"] for r in pruned], [r["value"] for r in pruned], s=30, marker="v", facecolors="none",
+                   edgecolors="C7", label="pruned (value when stopped)")
+        for r in pruned:
+            if r.get("pruned_at_epoch"):
+                ax.annotate(f"ep {r['pruned_at_epoch']}", (r["trial"], r["value"]), textcoords="offset points",
+                            xytext=(4, -10), fontsize=7, color="C7")
     failed = [r["trial"] for r in rows if r["state"] == "failed"]
     if failed and ys:
         ax.scatter(failed, [min(ys)] * len(failed), marker="x", color="C3", label="failed")
+    ax.margins(x=0.08)
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
