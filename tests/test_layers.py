@@ -25,7 +25,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "kerun.model": ("kerun.spec", *GROUND),
     "kerun.data": ("kerun.spec", *GROUND),
     "kerun.run": ("kerun.spec", "kerun.model", "kerun.data", *GROUND),
-    "kerun.orchestrate": ("kerun.spec", "kerun.run.rundir", "kerun.run.plots", *GROUND),
+    "kerun.orchestrate": ("kerun.spec", "kerun.run.rundir", "kerun.run.plots", "kerun.run.tracking", *GROUND),  # tracking: TF-free
     "kerun.interop": ("kerun.spec", "kerun.model", "kerun.run.rundir", "kerun.run.evaluate", *GROUND),
     "kerun.console": ("kerun.errors", "kerun.run.compare"),  # rich renderers of result types (compare's NOT_SET)
     "kerun.cli_app": ("kerun.errors", "kerun.console"),  # the app and its one error handler
