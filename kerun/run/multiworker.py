@@ -19,6 +19,9 @@ of ``keras.src.backend.tensorflow.trainer`` (see shared/notes/distributed.md):
 weights on every worker), and only when the multi-worker strategy is used. Any other version is
 refused with an explanation rather than patched blindly.
 
+:func:`join_cluster` bounds the wait for the other workers (:data:`CLUSTER_WAIT_ENV`): TensorFlow
+alone waits forever, silently, for a peer that never comes (tests/orchestrate/test_netns.py).
+
 :class:`ReadOnlyBackupAndRestore` is the backup callback of every worker but the chief: it restores
 from the chief's backup and never writes (one shared backup folder written by all crashes on the
 HDF5 file lock).
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Callable
 
 import keras
 
@@ -37,7 +40,11 @@ from kerun.errors import RunError
 __all__ = [
     "VERIFIED_KERAS",
     "ReadOnlyBackupAndRestore",
+    "CLUSTER_WAIT",
+    "CLUSTER_WAIT_ENV",
     "cluster_from_env",
+    "cluster_wait",
+    "join_cluster",
     "multi_worker_strategy",
     "patch_keras",
 ]
@@ -46,6 +53,12 @@ VERIFIED_KERAS = ("3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "
 """Keras minor versions whose trainer the patch was verified with: two workers trained the
 tests/orchestrate/test_multiworker.py spec to identical losses and metrics, with TensorFlow 2.18
 (3.7 to 3.14) and 2.21 (3.15). Outside them multi_worker_mirrored is refused, not patched blindly."""
+
+CLUSTER_WAIT_ENV = "KERUN_CLUSTER_WAIT"
+CLUSTER_WAIT = 300.0
+"""Seconds a worker waits for every other worker of its cluster before it fails with a RunError
+naming the silent ones (TensorFlow alone would wait forever): workers on separate hosts may start
+minutes apart (a pod pulling its image); ``KERUN_CLUSTER_WAIT`` sets another bound."""
 
 _STRATEGY: Any = None
 _PATCHED = False
@@ -81,16 +94,132 @@ def cluster_from_env() -> dict[str, Any]:
     return config
 
 
+def cluster_wait() -> float:
+    """Seconds a worker waits for the whole cluster (:data:`CLUSTER_WAIT_ENV`, default :data:`CLUSTER_WAIT`)."""
+    raw = os.environ.get(CLUSTER_WAIT_ENV, "").strip()
+    if not raw:
+        return CLUSTER_WAIT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise RunError(f"{CLUSTER_WAIT_ENV}={raw!r}: expected a positive number of seconds",
+                       hint=f"unset it for the default of {CLUSTER_WAIT:.0f} s")
+    return value
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``host:port``, ``1.2.3.4:port`` or ``[v6]:port`` of a TF_CONFIG cluster entry."""
+    host, sep, port = str(address).rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise RunError(f"TF_CONFIG's cluster address {address!r} is not host:port",
+                       hint="write every worker as host:port, e.g. 10.0.0.2:2222 or worker-1.svc:2222")
+    return host, int(port)
+
+
+def _peers(config: dict[str, Any]) -> list[str]:
+    task = config["task"]
+    mine = config["cluster"][task["type"]][task["index"]]
+    return [a for kind in ("chief", "worker") for a in config["cluster"].get(kind, []) if a != mine]
+
+
+_WATCHDOG = r"""
+import json, os, select, signal, socket, sys, time
+wait, parent, peers, me, run_dir = float(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
+deadline, answered = time.monotonic() + wait, set()
+
+def answers(address):
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+while time.monotonic() < deadline:
+    if select.select([0], [], [], max(0.0, min(1.0, deadline - time.monotonic())))[0]:
+        sys.exit(0)  # the end of the pipe: the cluster came together, or the worker is gone
+    answered.update(a for a in peers if a not in answered and answers(a))
+from kerun.errors import RunError
+silent = [a for a in peers if a not in answered]
+error = RunError(
+    f"the cluster did not come together within {wait:g} s ({me}): "
+    + (f"no answer from {', '.join(silent)}" if silent else f"{', '.join(peers)} answered but did not join"),
+    hint=f"start every worker with the same TF_CONFIG cluster within KERUN_CLUSTER_WAIT seconds of each other "
+    "(default 300); check the addresses, and that the ports are open between the hosts")
+if run_dir and os.path.isfile(os.path.join(run_dir, "manifest.json")):
+    try:
+        from pathlib import Path
+        from kerun.run.rundir import RunDir
+        run = RunDir.open(Path(run_dir))
+        if run.manifest.get("pid") == parent:
+            run.finish("failed", error=error.render(), epochs_completed=0)
+    except Exception:
+        pass
+sys.stderr.write("kerun train: error: " + error.render() + "\n")
+sys.stderr.flush()
+os.kill(parent, signal.SIGKILL)
+"""
+
+
+def join_cluster(make: Callable[[], Any], config: dict[str, Any], wait: float, *, run_dir: str = "") -> Any:
+    """``make()`` (the strategy's constructor, which blocks until every worker has joined), given
+    ``wait`` seconds at most.
+
+    TensorFlow waits for a missing peer without a message and without an end (its coordination
+    service's register timeout did not end the wait here), inside a call that holds Python's GIL:
+    no thread of this process can run meanwhile. A small watchdog process (standard library and
+    kerun.errors only) holds the other end of a pipe; when the constructor returns the pipe is
+    closed and the watchdog exits. At the deadline it prints a RunError naming the peers that never
+    accepted a connection, marks the chief's run folder failed, and SIGKILLs this worker (TensorFlow
+    catches SIGTERM)."""
+    import subprocess
+    import sys
+
+    peers = _peers(config)
+    for address in peers:
+        split_address(address)
+    task = config["task"]
+    me = f"{task['type']} {task['index']} at {config['cluster'][task['type']][task['index']]}"
+    chief_dir = run_dir if _leads(config) else ""
+    try:
+        stderr: Any = sys.stderr.fileno()  # the terminal: descriptor 2 goes through a Python thread (kerun.tfenv)
+    except (AttributeError, OSError, ValueError):
+        stderr = None
+    read_end, write_end = os.pipe()
+    try:
+        watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, repr(wait), str(os.getpid()), json.dumps(peers), me, chief_dir],
+                                    stdin=read_end, stdout=subprocess.DEVNULL, stderr=stderr)
+    finally:
+        os.close(read_end)
+    try:
+        return make()
+    finally:
+        os.close(write_end)
+        watchdog.wait()
+
+
+def _leads(config: dict[str, Any]) -> bool:
+    """The chief: the ``chief`` task, or worker 0 of a cluster without one (it writes the run folder)."""
+    task, cluster = config["task"], config["cluster"]
+    return task["type"] == "chief" or ("chief" not in cluster and task["type"] == "worker" and task["index"] == 0)
+
+
 def multi_worker_strategy() -> Any:
     """The process's ``MultiWorkerMirroredStrategy`` (created once), Keras patched for it."""
     global _STRATEGY
     if _STRATEGY is not None:
         return _STRATEGY
-    cluster_from_env()
+    config = cluster_from_env()
+    wait = cluster_wait()
     patch_keras()
     import tensorflow as tf
 
-    _STRATEGY = tf.distribute.MultiWorkerMirroredStrategy()
+    from kerun.run.rundir import RUN_DIR_ENV
+
+    _STRATEGY = join_cluster(tf.distribute.MultiWorkerMirroredStrategy, config, wait, run_dir=os.environ.get(RUN_DIR_ENV, ""))
     return _STRATEGY
 
 
