@@ -110,7 +110,7 @@ def plot_objective(rows: list[dict[str, Any]], target: Path, metric: str, maximi
     failed = [r["trial"] for r in rows if r["state"] == "failed"]
     if failed and ys:
         ax.scatter(failed, [min(ys)] * len(failed), marker="x", color="C3", label="failed")
-    ax.margins(x=0.08)
+    ax.margins(x=0.08, y=0.12)  # room for the pruned trials' epoch labels
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
