@@ -379,6 +379,24 @@ class _Pairs:
             yield Text(self.indent + line)
 
 
+class _Files:
+    """The files of a report on one line, or one a line when that line would not fit."""
+
+    def __init__(self, files: Sequence[str]) -> None:
+        self.files = files
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.text import Text
+
+        line = "  files: " + ", ".join(self.files)
+        if len(line) <= options.max_width:
+            yield Text(line)
+            return
+        yield Text("  files:")
+        for name in self.files:
+            yield Text(f"    {name}")
+
+
 class _IfFits:
     """A table when it fits the width, else one line saying where the whole of it is."""
 
@@ -471,5 +489,5 @@ def evaluation_report(report: Mapping[str, Any]) -> list[Any]:
     if note:
         parts.append(f"  {note}")
     elif files:
-        parts.append("  files: " + ", ".join(files))
+        parts.append(_Files(files))
     return [_text(p) for p in parts]

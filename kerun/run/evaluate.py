@@ -122,12 +122,20 @@ def _activation(tensor: Any) -> str | None:
     return None
 
 
-def _parts(value: Any, names: list[str]) -> list[np.ndarray]:
+def _parts(value: Any, names: list[str], order: list[str] | None = None) -> list[np.ndarray]:
+    """One array per name: from a dict by name, from a list in ``order`` (the model's own output
+    order, which need not be the spec's: Keras sorts a dict of outputs by name)."""
     if isinstance(value, dict):
         return [np.asarray(value[n]) for n in names]
     if isinstance(value, (list, tuple)):
+        if order and len(order) == len(value) and set(names) <= set(order):
+            return [np.asarray(value[order.index(n)]) for n in names]
         return [np.asarray(v) for v in value]
     return [np.asarray(value)]
+
+
+def _model_order(model: Any) -> list[str]:
+    return list(getattr(model, "output_names", None) or [])
 
 
 def _is_input(y: np.ndarray, x: Any) -> bool:
@@ -140,12 +148,14 @@ def output_facts(model: Any, loaded: LoadedSpec, names: list[str], x: Any, y: An
     spec and one batch of data."""
     losses = _output_losses(model, loaded, names)
     targets = _parts(y, names)
+    order = _model_order(model)
     facts = []
     for i, name in enumerate(names):
         t = targets[i]
+        out = model.outputs[order.index(name) if name in order and len(order) == len(model.outputs) else i]
         facts.append(OutputFacts(
-            name=name, shape=tuple(model.outputs[i].shape[1:]), target_shape=tuple(t.shape[1:]),
-            activation=_activation(model.outputs[i]), loss=loss_name(losses[i]), from_logits=_logits(losses[i]),
+            name=name, shape=tuple(out.shape[1:]), target_shape=tuple(t.shape[1:]),
+            activation=_activation(out), loss=loss_name(losses[i]), from_logits=_logits(losses[i]),
             target_integer=whole_numbers(t), target_is_input=_is_input(t, x)))
     return facts
 
@@ -160,7 +170,7 @@ def task_reports(model: Any, ds: Any, loaded: LoadedSpec, names: list[str], clas
         if steps is not None and n >= steps:
             break
         x, y = batch[0], batch[1]
-        predicted = _parts(model.predict_on_batch(x), names)
+        predicted = _parts(model.predict_on_batch(x), names, _model_order(model))
         truth = _parts(y, names)
         if not tasks:
             tasks = [choose_task(f) for f in output_facts(model, loaded, names, x, y)]

@@ -288,6 +288,12 @@ def test_a_per_pixel_model_gets_iou_not_a_two_by_two_matrix() -> None:
     assert "mean IoU" in text and "iou" in text.split("\n")[4] and "confusion matrix" not in text
 
 
+def test_long_file_names_go_one_a_line_rather_than_wrap() -> None:
+    report = {**CASES["binary"], "files": ["eval-validation-department-classes.csv", "confusion-validation-department.png"]}
+    lines = render(evaluation_report(report)).splitlines()
+    assert lines[-3:] == ["  files:", "    eval-validation-department-classes.csv", "    confusion-validation-department.png"]
+
+
 def test_a_matrix_too_wide_for_the_terminal_is_named_not_drawn() -> None:
     narrow = render(evaluation_report(CASES["twelve_long_names"]), width=60)
     assert "  confusion matrix: too wide here, see confusion-test.png\n" in narrow
@@ -296,7 +302,8 @@ def test_a_matrix_too_wide_for_the_terminal_is_named_not_drawn() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# one tiny trained run: a per-pixel output beside a regression output
+# one tiny trained run: a per-pixel output beside a regression output, listed in the spec
+# in another order than Keras keeps them
 
 TWO_HEADS = """\
 name: two-heads
@@ -314,7 +321,7 @@ model:
     - {type: Conv2D, name: mask, filters: 3, kernel_size: 1, activation: softmax, inputs: features}
     - {type: Flatten, name: flat, inputs: features}
     - {type: Dense, name: value, units: 2, inputs: flat}
-  outputs: [mask, value]
+  outputs: [value, mask]  # Keras orders its outputs by name: mask, value
 compile: {optimizer: adam, loss: {mask: sparse_categorical_crossentropy, value: mse}}
 train: {epochs: 1, batch_size: 16}
 """
@@ -331,7 +338,7 @@ def two_heads(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_train_writes_one_report_per_output(two_heads: Path) -> None:
     result = json.loads((two_heads / "eval-validation.json").read_text())
-    mask, value = result["reports"]
+    value, mask = result["reports"]  # in the spec's order
     assert (mask["output"], mask["task"], value["output"], value["task"]) == ("mask", "segmentation", "value", "regression")
     assert mask["counted"] == 12 * 36 and mask["summary"]["mean IoU"] is not None
     assert "confusion_matrix" not in result  # no 2x2 matrix of a per-pixel output at the top
@@ -353,10 +360,10 @@ def test_eval_and_show_read_the_reports_back(two_heads: Path) -> None:
     assert "mask: segmentation" in got.stdout and "mean IoU" in got.stdout and "value: regression" in got.stdout
     assert "confusion matrix (rows" not in got.stdout
     lines = report_lines(two_heads)
-    assert lines[0].startswith("  eval validation, mask (segmentation): pixel accuracy ")
-    assert lines[1].startswith("  eval validation, value (regression): MAE ")
+    assert lines[0].startswith("  eval validation, value (regression): MAE ")
+    assert lines[1].startswith("  eval validation, mask (segmentation): pixel accuracy ")
     shown = runner.invoke(app, ["show", str(two_heads)])
-    assert shown.exit_code == 0 and lines[0] in shown.stdout
+    assert shown.exit_code == 0 and lines[1] in shown.stdout
 
 
 if __name__ == "__main__" and "--update" in sys.argv:
