@@ -196,6 +196,13 @@ def join_cluster(make: Callable[[], Any], config: dict[str, Any], wait: float, *
         os.close(read_end)
     try:
         return make()
+    except Exception as exc:
+        if "Could not start gRPC server" not in str(exc):  # tf.errors.UnknownError, nothing more specific
+            raise
+        mine = config["cluster"][task["type"]][task["index"]]
+        raise RunError(f"{me}: TensorFlow could not listen on port {split_address(mine)[1]} ({exc})",
+                       hint="another process holds the port (a worker of an earlier run still alive?); free it, or "
+                       "give this worker another port in every worker's TF_CONFIG") from None
     finally:
         os.close(write_end)
         watchdog.wait()
