@@ -11,9 +11,19 @@ import numpy as np
 
 from kerun.errors import DataError
 
-__all__ = ["balanced_class_weight"]
+__all__ = ["balanced_class_weight", "binary_ids"]
 
 WHERE = ("train", "class_weight")
+
+
+def binary_ids(mapped: Any, outs: list[str]) -> np.ndarray | None:
+    """Class ids of a single one-unit target holding only 0 and 1 (a sigmoid output's labels)."""
+    if len(outs) != 1:
+        return None
+    y = np.asarray(mapped.y[outs[0]])
+    if y.size != len(y) or y.dtype.kind not in "fiub" or not np.all((y == 0) | (y == 1)):
+        return None
+    return y.reshape(-1).astype(np.int64)
 
 
 def balanced_class_weight(loaded: Any, labels: np.ndarray | None) -> dict[int, float]:

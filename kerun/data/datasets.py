@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerun.data._common import Arrays, SourceContext
-from kerun.data.class_weight import balanced_class_weight
+from kerun.data.class_weight import balanced_class_weight, binary_ids
 from kerun.data.mapping import Mapped, Schema, resolve_plan, schema_of
 from kerun.data.pipeline import StreamErrors, memory_dataset, split_indices, stream_dataset, to_structure
 from kerun.data.sources import read_source, source_schema
@@ -158,7 +158,8 @@ def load_datasets(loaded: LoadedSpec, built: Any, *, limit: int | None = None, s
             datasets[name] = memory_dataset(to_structure(part, ins, outs), len(part), batch_size=batch_size,
                                             shuffle=shuffle and name == "train", buffer=buffer, seed=sseed)
         if spec.train.class_weight == "balanced":
-            class_weight = balanced_class_weight(loaded, _class_ids(parts["train"], outs))
+            ids = _class_ids(parts["train"], outs)
+            class_weight = balanced_class_weight(loaded, ids if ids is not None else binary_ids(parts["train"], outs))
         train_x = to_structure(parts["train"], ins, outs, x_only=True)
         n_train = len(parts["train"])
         adapt = lambda: memory_dataset(train_x, n_train, batch_size=max(batch_size, ADAPT_BATCH))  # noqa: E731
