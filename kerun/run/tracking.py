@@ -233,8 +233,7 @@ def _experiment(client: Any, name: str, artifacts: Path | None) -> str:
     return str(client.create_experiment(name, artifact_location=artifacts.resolve().as_uri() if artifacts else None))
 
 
-def _open(name: str, runs_dir: Path, run_name: str, tags: dict[str, str], record: Callable[[dict[str, Any]], None],
-          previous: dict[str, Any] | None = None) -> Tracker | None:
+def _open(name: str, runs_dir: Path, run_name: str, tags: dict[str, str], record: Callable[[dict[str, Any]], None]) -> Tracker | None:
     mlflow = _mlflow()
     from mlflow.utils import mlflow_tags
 
@@ -249,14 +248,6 @@ def _open(name: str, runs_dir: Path, run_name: str, tags: dict[str, str], record
     parent = os.environ.get(PARENT_ENV)
     if parent:
         tags[mlflow_tags.MLFLOW_PARENT_RUN_ID] = parent
-    if previous and previous.get("run_id") and previous.get("tracking_uri") == _shown_uri(uri):
-        # a resumed run goes on in the MLflow run it started (steps are epochs: no overlap)
-        probe.call("reopening the run", client.update_run, previous["run_id"], "RUNNING")
-        if probe.stopped is not None:
-            return None
-        tracker = Tracker(client, previous["run_id"], uri, str(previous.get("experiment_id", "")), record=record)
-        record(tracker.entry("running"))
-        return tracker
     experiment_id = probe.call("opening the experiment", _experiment, client, name,
                                runs_dir / DEFAULT_ARTIFACTS if embedded else None)
     created = probe.call("creating the run", client.create_run, experiment_id, tags=tags, run_name=run_name) if experiment_id else None
@@ -291,8 +282,8 @@ def start_tracking(loaded: Any, run: Any, runs_dir: Path) -> Tracker | None:
     def record(entry: dict[str, Any]) -> None:
         run.update(mlflow=entry)  # the manifest, written atomically (kerun.run.rundir)
 
-    tracker = _open(loaded.name, Path(runs_dir), f"{run.path.parent.name}/{run.path.name}", _tags(run, loaded), record,
-                    previous=run.manifest.get("mlflow"))
+    # A resumed run is a new MLflow run (its steps go on from the epoch it resumes at).
+    tracker = _open(loaded.name, Path(runs_dir), f"{run.path.parent.name}/{run.path.name}", _tags(run, loaded), record)
     if tracker is not None:
         tracker.log_params(flatten_params(loaded.self_contained()))
     return tracker
