@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kerun.errors import KerunError
+from kerun.run.rundir import MODEL_FILE
 
 
 def _problems(exc: KerunError) -> list[dict[str, Any]]:
@@ -129,7 +130,7 @@ def check_one(spec: Path, runs_dir: Path, *, steps: int = 5, synthetic: bool = F
         reached("reload")
         import keras
 
-        reloaded = keras.models.load_model(result.run_dir / "model.keras", safe_mode=True)
+        reloaded = keras.models.load_model(result.run_dir / MODEL_FILE, safe_mode=True)
         x = _first_batch_x(result.datasets)
         if x is not None:
             # called eagerly: the same numbers as predict_on_batch without tracing two predict functions

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kerun.errors import RunError
-from kerun.run.rundir import atomic_write
+from kerun.run.rundir import SPEC_FILE, atomic_write
 from kerun.spec import LoadedSpec, dump_yaml
 
 __all__ = ["HEARTBEAT", "MAX_RETRY", "Shared", "fingerprint", "join", "open_storage", "redact", "report", "shared_folder"]
@@ -157,7 +157,7 @@ def shared_folder(loaded: LoadedSpec, options: Any) -> Path:
     _check(storage, name, loaded, options.storage)
     folder = (Path(options.runs_dir) / loaded.name).resolve() / ("sweep-" + re.sub(r"[^A-Za-z0-9._-]+", "-", name))
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / "spec.yaml", loaded.to_yaml())
+    atomic_write(folder / SPEC_FILE, loaded.to_yaml())
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):

@@ -19,11 +19,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from kerun.run.rundir import PACKAGES
 from kerun.spec import LoadedSpec
 
 __all__ = ["PACKAGES", "data_changes", "fingerprint", "fingerprint_sources", "installed_packages"]
 
-PACKAGES = "packages.txt"
 WHOLE_LIMIT = 64 << 20  # files up to this size are hashed whole
 SAMPLE = 4 << 20  # above it, three samples of this size
 MAX_FOLDER_FILES = 200_000  # a folder with more files is fingerprinted by its first ones, said so

@@ -39,6 +39,8 @@ SUMMARY = "summary.txt"
 CURVES = "curves.png"
 BACKUP = "backup"
 LOCK_FILE = ".lock"
+PACKAGES = "packages.txt"  # the installed distributions (kerun.run.provenance)
+TRACEBACK_FILE = "traceback.txt"  # a bug in kerun's own code during training (kerun.run.train)
 
 
 RUN_DIR_ENV = "KERUN_RUN_DIR"

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from kerun.errors import RunError
+from kerun.run.rundir import LOCK_FILE, MODEL_FILE
 
 __all__ = ["HTTP_BOUNDS", "Tracker", "child_environment", "finish_sweep", "flatten_params", "start_sweep", "start_tracking", "store_uri"]
 
@@ -48,7 +49,7 @@ PARAM_VALUE_LIMIT = 6000  # mlflow.utils.validation.MAX_PARAM_VAL_LENGTH
 PARAM_KEY_LIMIT = 250  # MAX_ENTITY_KEY_LENGTH
 BATCH = 100  # MAX_PARAMS_TAGS_PER_BATCH
 # Run-folder files not sent as artifacts: the model goes in MLflow's Keras flavour instead.
-NOT_ARTIFACTS = {"model.keras", ".lock"}
+NOT_ARTIFACTS = {MODEL_FILE, LOCK_FILE}
 
 
 def _mlflow() -> Any:
