@@ -43,6 +43,7 @@ def expand_specs(paths: list[Path]) -> list[Path]:
 
 
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Change one value before checking, e.g. --set train.epochs=3 (repeatable).")
+TrackOption = typer.Option(None, "--track", metavar="mlflow", help="Track in MLflow (MLFLOW_TRACKING_URI, else RUNS_DIR/mlflow.db): --set tracking=mlflow. Needs pip install 'kerun[mlflow]'.")
 
 
 @command()
@@ -146,8 +147,10 @@ def train(
     json_out: bool = JsonOption("Print one JSON object with the run folder, status and metrics."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     smoke: bool = typer.Option(False, "--smoke", help="Run the stages of 'kerun check' for this spec instead of training."),
+    track: Optional[str] = TrackOption,
 ) -> None:
     """Train a spec and leave a complete run folder."""
+    overrides = [*(overrides or []), f"tracking={track}"] if track else overrides  # the spec's tracking: key
     if smoke:
         if spec is None:
             raise typer.BadParameter("--smoke needs a spec")
@@ -185,9 +188,13 @@ def train(
     if json_out:
         print(json.dumps(result.to_dict(), indent=2))
         return
-    from kerun.console import metrics_table
+    from kerun.console import evaluation_report, metrics_table
+    from kerun.run.evaluate import stored_report
 
+    report = stored_report(result.run_dir, result.metrics)  # eval-SPLIT.json, written by train, read back
     _print(metrics_table(result.metrics, f"{loaded.name}: {result.status} after {result.epochs} epochs in {result.seconds:.1f}s"),
+           *([f"{report['split']} split, {report['examples']} examples:"] if report else []),
+           *[part for r in (report or {}).get("reports", []) for part in evaluation_report(r)],
            f"run folder: {result.run_dir}")
 
 
@@ -198,7 +205,7 @@ def eval_(
     data: Optional[Path] = typer.Option(None, "--data", metavar="SOURCE.yaml", help="Evaluate on another source (a YAML file with one data source)."),
     json_out: bool = JsonOption("Print the result as JSON."),
 ) -> None:
-    """Evaluate a run's model; for classifiers also a confusion matrix (table and PNG)."""
+    """Evaluate a run's model with the report its task calls for (regression, classes, pixels, reconstruction)."""
     from kerun.run.evaluate import evaluate_run
 
     if split not in ("test", "validation", "train"):
@@ -207,12 +214,11 @@ def eval_(
     if json_out:
         print(json.dumps(result, indent=2))
         return
-    from kerun.console import confusion_table, metrics_table
+    from kerun.console import evaluation_report, metrics_table
 
-    cm = result.get("confusion_matrix")
-    note = f" ({result['note']})" if result.get("note") else ""
-    _print(metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples{note}"),
-           *([confusion_table(cm)] if cm else []))
+    _print(metrics_table({result["split"]: result["metrics"]}, f"{run_dir}: {result['examples']} examples"),
+           *([result["note"]] if result.get("note") else []),
+           *[part for report in result.get("reports", []) for part in evaluation_report(report)])
 
 
 @command(tensorflow=True)
@@ -285,12 +291,19 @@ def plot(
 def runs(
     name: Optional[str] = typer.Argument(None, help="Only runs of this spec name."),
     runs_dir: Path = typer.Option(Path("runs"), "--runs-dir"),
+    where: Optional[list[str]] = typer.Option(None, "--where", metavar="KEY OP VALUE", help="Only runs where e.g. 'val_accuracy>0.9' holds (OP: = != > >= < <=; repeatable)."),
+    sort: Optional[str] = typer.Option(None, "--sort", metavar="KEY", help="Best first by KEY (ascending for a loss or an error); -KEY descending, +KEY ascending."),
+    limit: Optional[int] = typer.Option(None, "--limit", metavar="N", min=0, help="The first N runs (after --sort)."),
     json_out: bool = JsonOption(),
 ) -> None:
-    """A table of runs: status, duration and headline metrics."""
+    """A table of runs: status, duration and headline metrics; filtered and sorted by a metric."""
     from kerun.run.listing import list_runs
+    from kerun.run.run_filter import FilterError, apply_filters
 
-    rows = list_runs(runs_dir, name)
+    try:
+        rows = apply_filters(list_runs(runs_dir, name), where or (), sort, limit)
+    except FilterError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if json_out:
         print(json.dumps(rows, indent=2))
         return
@@ -419,13 +432,24 @@ def sweep(
     new: bool = typer.Option(False, "--new", help="Start a new sweep even if one of the same spec exists (by default it is continued)."),
     json_out: bool = JsonOption("Print the sweep's result as JSON."),
     isolate: bool = typer.Option(False, "--isolate", help="A new process for every trial instead of warm workers that import TensorFlow once."),
+    storage: Optional[str] = typer.Option(None, "--storage", metavar="URL", envvar="KERUN_SWEEP_STORAGE", help="Share the sweep through this database (a SQLAlchemy URL: postgresql://user:pw@host/db); the same command on N machines runs one study, sweep.trials in all."),
+    study: Optional[str] = typer.Option(None, "--study", metavar="NAME", help="The shared study's name (default: the spec's name)."),
+    report: bool = typer.Option(False, "--report", help="Write trials.csv, best.yaml and objective.png from the study; run no trial."),
+    heartbeat: int = typer.Option(10, "--heartbeat", metavar="SECONDS", min=1, help="With --storage: a trial whose process sent no heartbeat for 3 of these is failed and run again."),
+    track: Optional[str] = TrackOption,
 ) -> None:
-    """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable."""
-    from kerun.orchestrate.sweep import SweepOptions, resume_sweep, sweep_file
+    """Search the spec's sweep.space (grid, random or bayesian) with Optuna; resumable, shareable through a database."""
+    from kerun.orchestrate.sweep import SweepOptions, SweepResult, find_sweep, resume_sweep, sweep_file
 
+    overrides = [*(overrides or []), f"tracking={track}"] if track else overrides  # a parent MLflow run, each trial a child
     say = (lambda _m: None) if json_out else (lambda m: _err(f"sweep: {m}"))
-    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say, isolate=isolate)
-    if resume is not None:
+    options = SweepOptions(runs_dir=runs_dir, jobs=jobs, new=new, on_event=say, isolate=isolate, storage=storage, study=study, heartbeat=heartbeat)
+    if report:  # the reports from the study as it stands, from any machine (kerun.orchestrate.storage)
+        from kerun.orchestrate.storage import report as write_report
+
+        folder, rows, best = write_report(spec, overrides or [], options, find_sweep, resume is not None or new)
+        result = SweepResult(folder=folder, status="completed" if best else "running", trials=rows, best=best, ran=0)
+    elif resume is not None:
         if spec is not None or overrides:
             raise typer.BadParameter("--resume continues a sweep with its own spec; give no SPEC or --set")
         result = resume_sweep(resume, options)
@@ -441,51 +465,5 @@ def sweep(
     _print(sweep_table(result), sweep_footer(result))
 
 
-@command("import", tensorflow=True)
-def import_(
-    model: Path = typer.Argument(..., help="A .keras file, an .h5 file, or the JSON text of model.to_json()."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="SPEC.yaml", help="Write the spec here (default: print it)."),
-    weights: bool = typer.Option(False, "--weights", help="Also write the model's weights to SPEC.weights.h5 and start training from them."),
-    plugins: Optional[list[Path]] = typer.Option(None, "--plugins", metavar="FILE.py", help="A plugin file registering custom classes the model uses (repeatable)."),
-    force: bool = typer.Option(False, "--force", help="Replace SPEC.yaml if it exists."),
-) -> None:
-    """Bring a Keras model in as a spec that builds the same model."""
-    from kerun.interop.importer import import_model
-    from kerun.tfenv import quiet_tensorflow
-
-    quiet_tensorflow()
-    result = import_model(model, output, weights=weights, plugins=plugins or [], overwrite=force)
-    for note in result.notes:
-        _err(f"note: {note}")
-    if output is None:
-        print(result.text, end="")
-        return
-    print(f"wrote {output}" + (f" and {result.weights_path}" if result.weights_path else ""))
-
-
-class ExportFormat(str, Enum):
-    saved_model = "saved_model"
-    onnx = "onnx"
-    tflite = "tflite"
-
-
-@command(tensorflow=True)
-def export(
-    run_dir: Path = typer.Argument(..., help="A run folder."),
-    fmt: ExportFormat = typer.Option(..., "--format", help="saved_model, onnx or tflite."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", metavar="PATH", help="Where the export goes (default: RUN_DIR/export/)."),
-    json_out: bool = JsonOption("Print the result as JSON."),
-) -> None:
-    """Export a run's model through Keras, load it back and check it against the Keras model."""
-    from kerun.interop.exporter import export_run
-    from kerun.tfenv import quiet_tensorflow
-
-    quiet_tensorflow()
-    if not json_out:
-        _err(f"exporting {run_dir} as {fmt.value}, then loading it back to compare with the Keras model ...")
-    result = export_run(run_dir, fmt.value, output)
-    if json_out:
-        print(json.dumps(result.to_dict(), indent=2))
-        return
-    print(f"wrote {result.path} ({result.format}); checked on {result.samples} inputs: max abs difference "
-          f"{result.max_abs_diff:.3g} (tolerance rtol={result.rtol:g}, atol={result.atol:g})")
+# kerun import and kerun export, registered on the same app (a module of their own: cli.py stays one screenful of commands each)
+from kerun import cli_interop  # noqa: E402,F401

@@ -24,7 +24,6 @@ __all__ = [
     "check_line",
     "check_summary",
     "check_table",
-    "confusion_table",
     "error_text",
     "evaluation_report",
     "launch_table",
@@ -125,15 +124,6 @@ def compare_tables(comparison: Any) -> list["Table"]:
     for split, name, values in comparison.metrics:
         metrics.add_row(split, name, *[f"{v:.4f}" if v is not None else "" for v in values])
     return [folders, diff, metrics]
-
-
-def confusion_table(cm: Mapping[str, Any]) -> "Table":
-    """``{"labels": [...], "matrix": [[...]]}``: rows are the true labels, columns the predicted
-    (superseded by :func:`evaluation_report`, which draws a matrix only where it fits)."""
-    table = _table("confusion matrix (rows: true, columns: predicted)", ["", *cm["labels"]], right=cm["labels"])
-    for label, row in zip(cm["labels"], cm["matrix"]):
-        table.add_row(label, *[str(v) for v in row])
-    return table
 
 
 def summary_table(title: str, info: Mapping[str, Any]) -> "Table":

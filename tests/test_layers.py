@@ -30,6 +30,7 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "kerun.console": ("kerun.errors", "kerun.run.compare"),  # rich renderers of result types (compare's NOT_SET)
     "kerun.cli_app": ("kerun.errors", "kerun.console"),  # the app and its one error handler
     "kerun.cli": ("kerun",),
+    "kerun.cli_interop": ("kerun",),  # kerun import and kerun export, registered on the same app
     "kerun.__main__": ("kerun.cli",),
     "kerun": ("kerun.errors",),  # kerun/__init__.py; the rest of the API is imported on first use (_LAZY)
 }

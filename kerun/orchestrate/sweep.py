@@ -29,6 +29,7 @@ import json
 import math
 import os
 import secrets
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -36,9 +37,10 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from kerun.errors import Interrupted, Location, RunError, SpecError
+from kerun.orchestrate.pruning import Reporter, check_pruner, make_pruner, report_metric
 from kerun.orchestrate.sweep_report import write_reports
 from kerun.orchestrate.workers import WorkerPool
-from kerun.run.rundir import atomic_write
+from kerun.run.rundir import SPEC_FILE, atomic_write
 from kerun.spec import LoadedSpec, load_spec
 from kerun.spec.space import Param, check_variants, overrides_for, parse_space
 
@@ -61,6 +63,9 @@ class SweepOptions:
     isolate: bool = False  # a new process for every trial instead of warm workers
     recycle_mb: float | None = 2048.0  # a worker above this after a trial is replaced
     on_event: Callable[[str], None] | None = None
+    storage: str | None = None  # a shared study in this database (SQLAlchemy URL), not SQLite in the folder
+    study: str | None = None  # the shared study's name (default: the spec's name)
+    heartbeat: int = 10  # seconds between a shared trial's heartbeats; silent for 3, it is run again
 
 
 @dataclass
@@ -102,13 +107,18 @@ def sweep(loaded: LoadedSpec, options: SweepOptions | None = None) -> SweepResul
     """Check every variant, then run (or continue) the sweep of ``loaded``."""
     options = options or SweepOptions()
     params = parse_space(loaded)
+    check_pruner(loaded)
     checked = check_variants(loaded, params, loaded.spec.sweep.method)  # type: ignore[union-attr]
-    folder = None if options.new else find_sweep(loaded, options.runs_dir)
-    if folder is None:
+    folder = None if options.new or options.storage else find_sweep(loaded, options.runs_dir)
+    if options.storage:  # a study shared through a database: one folder per study (kerun.orchestrate.storage)
+        from kerun.orchestrate.storage import shared_folder
+
+        folder = shared_folder(loaded, options)
+    elif folder is None:
         stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         folder = (options.runs_dir / loaded.name).resolve() / f"sweep-{stamp}-{secrets.token_hex(3)}"
         folder.mkdir(parents=True)
-        atomic_write(folder / "spec.yaml", loaded.to_yaml())
+        atomic_write(folder / SPEC_FILE, loaded.to_yaml())
         _write_manifest(folder, {
             "kind": "sweep", "name": loaded.name, "status": "created", "spec_path": str(loaded.path.resolve()),
             "root": str(loaded.base_dir.resolve()), "overrides": list(loaded.overrides), "fingerprint": _fingerprint(loaded),
@@ -127,12 +137,20 @@ def resume_sweep(folder: Path, options: SweepOptions | None = None) -> SweepResu
     except (OSError, json.JSONDecodeError):
         raise RunError(f"{folder} is not a kerun sweep folder (no readable {MANIFEST})", location=Location(str(folder))) from None
     loaded = load_spec(Path(manifest["spec_path"]), manifest.get("overrides", []))
-    if _fingerprint(loaded) != manifest.get("fingerprint"):
+    if manifest.get("study"):  # a shared study: its database again (the password is not kept in the folder)
+        from kerun.orchestrate.storage import fingerprint as shared_fingerprint
+
+        if options.storage is None:
+            raise RunError(f"the sweep in {folder} is the study {manifest['study']!r} in {manifest['storage']}",
+                           hint=f"give its database again: kerun sweep --resume {folder} --storage URL")
+        options = SweepOptions(**{**vars(options), "study": manifest["study"], "new": False})
+    if (shared_fingerprint(loaded) if manifest.get("study") else _fingerprint(loaded)) != manifest.get("fingerprint"):
         raise RunError(
             f"{manifest['spec_path']} changed since the sweep in {folder} started; its trials would not be comparable",
             hint=f"start a new sweep: kerun sweep {manifest['spec_path']} (the old one stays in {folder})",
         )
     params = parse_space(loaded)
+    check_pruner(loaded)
     checked = check_variants(loaded, params, loaded.spec.sweep.method)  # type: ignore[union-attr]
     return _run(folder.resolve(), loaded, params, options, checked)
 
@@ -186,23 +204,29 @@ def _sampler(method: str, seed: int, number: int, params: list[Param], target: i
     return optuna.samplers.TPESampler(seed=s, n_startup_trials=min(10, max(2, target // 3)))
 
 
-def _run_trial(pool: WorkerPool, loaded: LoadedSpec, folder: Path, number: int, values: dict[str, Any]) -> dict[str, Any]:
+def _run_trial(pool: WorkerPool, loaded: LoadedSpec, folder: Path, number: int, values: dict[str, Any],
+               reporter: Reporter | None = None) -> dict[str, Any]:
     """One trial, ``kerun train SPEC --set ... --json`` in the trial's run folder, run by a warm
-    worker; its result, or the error it reported."""
+    worker; its result, or the error it reported. With a ``reporter`` (a pruned sweep) the trial
+    reports each epoch's objective and stops when told (kerun.orchestrate.pruning)."""
     run_dir = folder / "trials" / f"trial-{number:04d}"
     log = folder / "trials" / f"trial-{number:04d}.log"
     job = {"kind": "train", "spec": str(loaded.path.resolve()), "overrides": [*loaded.overrides, *overrides_for(values)],
            "run_dir": str(run_dir)}
+    if reporter is not None:
+        job["report"] = report_metric(loaded)
     t0 = time.monotonic()
-    ran = pool.run(job, timeout=math.inf, log=log)
+    ran = pool.run(job, timeout=math.inf, log=log, on_report=reporter)
     answer = ran.result or {}
     exit_code = answer.get("exit_code", ran.exit_code)
     result = answer.get("output") or {}
     outcome: dict[str, Any] = {"run_dir": str(run_dir), "seconds": round(time.monotonic() - t0, 2), "exit_code": exit_code}
     if ran.status == "interrupted":
         outcome["interrupted"] = True
-    if exit_code == 0 and result.get("status") == "completed":
+    if exit_code == 0 and result.get("status") in ("completed", "pruned"):
         outcome["metrics"] = result.get("metrics", {})
+        if result.get("status") == "pruned":  # the epoch it stopped at (its verdict: the epoch before's)
+            outcome["pruned_at_epoch"] = result.get("epochs")
     elif result.get("problems"):
         outcome["error"] = "\n".join(
             (f"{p['file']}:{p['line']}:{p['column']}: " if p.get("line") else "") + p.get("message", "") for p in result["problems"])
@@ -246,19 +270,30 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
     else:
         target = sweep_spec.trials or DEFAULT_TRIALS
     direction = "maximize" if sweep_spec.objective.direction == "max" else "minimize"
-    study = optuna.create_study(storage=f"sqlite:///{folder / STUDY}", study_name="sweep", direction=direction,
-                                load_if_exists=True, sampler=_sampler(method, seed, 0, params, target))
+    shared = None
+    if options.storage:  # this process's part in a study shared through a database
+        from kerun.orchestrate.storage import join as join_shared
+
+        shared = join_shared(folder, options, loaded, direction)
+    study = optuna.create_study(storage=shared.storage if shared else f"sqlite:///{folder / STUDY}",
+                                study_name=shared.name if shared else "sweep", direction=direction,
+                                load_if_exists=True, sampler=_sampler(method, seed, 0, params, target),
+                                pruner=make_pruner(loaded, target))
+    pruning = threading.Lock() if report_metric(loaded) else None  # the trials' threads report into one study
     distributions = {p.key: _distribution(p) for p in params}
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
 
     # Trials a killed sweep left running are closed as interrupted and asked again, same values.
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    # (In a shared study they may be another process's: its heartbeats tell, see kerun.orchestrate.storage.)
+    for t in [] if shared else study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         _interrupted(study, t._trial_id, t.number, t.params)
         _say(options, f"trial {t.number} was interrupted; its values will run again")
 
     def counted() -> int:
+        if shared:  # the study's budget, whichever process runs its trials
+            return shared.counted(study)
         return sum(1 for t in study.get_trials(deepcopy=False)
-                   if t.state in (TrialState.COMPLETE, TrialState.FAIL) and not t.user_attrs.get("interrupted"))
+                   if t.state in (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED) and not t.user_attrs.get("interrupted"))
 
     done = counted()
     ran = 0
@@ -269,28 +304,42 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
         _say(options, f"all {target} trials are done already; nothing to run")
     pending: dict[Future[dict[str, Any]], Any] = {}
     jobs = max(1, options.jobs)
-    workers = WorkerPool(jobs, isolate=options.isolate, recycle_mb=options.recycle_mb)
+    from kerun.orchestrate.sweep_tracking import close_tracking, open_tracking
+
+    tracker, env = open_tracking(loaded, folder, options.runs_dir, manifest, lambda: _write_manifest(folder, manifest))
+    workers = WorkerPool(jobs, isolate=options.isolate, recycle_mb=options.recycle_mb, env=env)
     threads = ThreadPoolExecutor(max_workers=jobs)
     try:
         if done < target:
             workers.warm(min(jobs, target - done))
         while True:
-            while len(pending) < max(1, options.jobs) and done + len(pending) < target:
+            while len(pending) < max(1, options.jobs) and (shared.room(study, target) if shared else done + len(pending) < target):
                 number = len(study.trials)
-                study.sampler = _sampler(method, seed, number, params, target)
+                study.sampler = (shared.sampler(lambda n: _sampler(method, seed, n, params, target)) if shared
+                                 else _sampler(method, seed, number, params, target))
                 trial = study.ask(distributions)
+                if shared and not shared.claim(study, trial, target, folder):
+                    break  # another process asked for the study's last trial at the same moment
                 values = {p.key: p.decode(trial.params[p.key]) for p in params}
                 _say(options, f"trial {trial.number}: " + ", ".join(f"{k}={json.dumps(v)}" for k, v in values.items()))
-                pending[threads.submit(_run_trial, workers, loaded, folder, trial.number, values)] = trial
-            if not pending:
+                reporter = Reporter(trial, pruning) if pruning is not None else None
+                pending[threads.submit(_run_trial, workers, loaded, folder, trial.number, values, reporter)] = trial
+            if not pending and not (shared and shared.wait(study)):
                 break
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for fut in finished:
                 trial = pending.pop(fut)
                 outcome = fut.result()
-                for k in ("run_dir", "seconds", "error"):
+                for k in ("run_dir", "seconds", "error", "pruned_at_epoch"):
                     if k in outcome:
                         trial.set_user_attr(k, outcome[k])
+                if "pruned_at_epoch" in outcome:  # stopped early by the pruner: neither a result nor a failure
+                    study.tell(trial, state=TrialState.PRUNED)
+                    _say(options, f"trial {trial.number}: pruned after epoch {outcome['pruned_at_epoch']} ({outcome['seconds']:.1f}s)")
+                    done += 1
+                    ran += 1
+                    write_reports(folder, study, params, loaded)
+                    continue
                 value = _objective(outcome.get("metrics", {}), sweep_spec.objective.metric) if "metrics" in outcome else None
                 if "metrics" in outcome and value is None:
                     names = [("val_" if s == "validation" else "test_" if s == "test" else "") + m
@@ -313,6 +362,7 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
         write_reports(folder, study, params, loaded)
         manifest["status"] = "interrupted"
         _write_manifest(folder, manifest)
+        close_tracking(folder, study, params, loaded, tracker, "interrupted", None)
         raise Interrupted(f"the sweep was interrupted after {ran} trial{'s' if ran != 1 else ''} of this run; the sweep is kept",
                           hint=f"continue it with: kerun sweep --resume {folder}") from None
     except BaseException:
@@ -325,6 +375,7 @@ def _run(folder: Path, loaded: LoadedSpec, params: list[Param], options: SweepOp
     rows, best = write_reports(folder, study, params, loaded)
     manifest.update({"status": "completed" if best else "failed", "best": best, "ended_at": _now()})
     _write_manifest(folder, manifest)
+    close_tracking(folder, study, params, loaded, tracker, manifest["status"], best)  # MLflow's parent run, the HParams dashboard
     if best is None:
         raise RunError(f"no trial of the sweep in {folder} completed", hint=f"see the trials' logs in {folder / 'trials'}")
     return SweepResult(folder=folder, status="completed", trials=rows, best=best, ran=ran, checked=checked)

@@ -281,9 +281,14 @@ def _result(label: str, examples: int | None, metrics: dict[str, Any], reports: 
 def end_of_run_report(run: RunDir, loaded: LoadedSpec, result: Any, *, steps: int | None = None) -> str | None:
     """After training, the report of the held-out split (test, else validation) written as
     ``eval-SPLIT.json`` as ``kerun eval`` would write it; the split's name, or None (no held-out
-    split, a model that trains itself, a worker that is not the chief)."""
+    split, a model that trains itself, a worker that is not the chief, a run under a tf.distribute
+    strategy)."""
     built, data = result.built, result.datasets
     if not run.writer or built is None or data is None or not built.output_names:
+        return None
+    if loaded.spec.distribute.strategy != "default":
+        # Under a tf.distribute strategy a prediction is a step of every replica (and, multi-worker,
+        # of every worker, which have left by now); kerun eval RUN reports it in a plain process.
         return None
     split = next((s for s in ("test", "validation") if getattr(data, s, None) is not None and s in result.metrics), None)
     if split is None:

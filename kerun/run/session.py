@@ -240,6 +240,8 @@ class TrainingSession:
             self.stage("data")
             data = load_datasets(loaded, built, limit=options.limit, synthetic=options.synthetic)
             run.update(rows={k: v for k, v in data.sizes.items() if v is not None})  # examples per split
+            if data.class_weight is not None:  # class_weight: balanced, as computed on the training split
+                run.update(class_weight={str(k): v for k, v in data.class_weight.items()})
             self.stage("build")
             if built.adapt:
                 # The first build told the data loader the model's inputs and outputs; this one
@@ -276,6 +278,7 @@ class TrainingSession:
             backup,
             nan_guard,
             *self.user_callbacks(),
+            *options.callbacks,
         ]
         if options.progress != "quiet":
             self.progress = Progress(epochs=epochs, steps=steps_per_epoch, batch_size=batch, mode=options.progress)
@@ -298,7 +301,7 @@ class TrainingSession:
                 epochs=epochs,
                 steps_per_epoch=fit_steps,
                 validation_steps=spec.train.validation_steps if data.validation is not None else None,
-                class_weight=_full_class_weight(spec.train.class_weight, built),
+                class_weight=_full_class_weight(data.class_weight if spec.train.class_weight == "balanced" else spec.train.class_weight, built),
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline shuffles already (seeded); Keras warns otherwise
                 verbose=0,
@@ -330,6 +333,9 @@ class TrainingSession:
                 run.write_with(CURVES, lambda p: plot_curves(self.history.rows, p, title=f"{run.path.parent.name}/{run.path.name}"))
         if run.writer:
             shutil.rmtree(run.file(BACKUP), ignore_errors=True)
-        run.finish("completed", epochs_completed=len(self.history.rows), metrics=metrics)
-        return RunResult(run_dir=run.path, status="completed", metrics=metrics, epochs=len(self.history.rows),
+        from kerun.run.pruning import outcome
+
+        status, extra = outcome(options.callbacks)  # "pruned" by a sweep's pruner (kerun.run.pruning), whole all the same
+        run.finish(status, epochs_completed=len(self.history.rows), metrics=metrics, **extra)
+        return RunResult(run_dir=run.path, status=status, metrics=metrics, epochs=len(self.history.rows),
                          built=built, datasets=data)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from kerun.errors import Interrupted, KerunError, RunError
 from kerun.run.options import RunResult, TrainOptions
-from kerun.run.rundir import RUN_DIR_ENV, SPEC_FILE
+from kerun.run.rundir import RUN_DIR_ENV, SPEC_FILE, TRACEBACK_FILE
 from kerun.spec import LoadedSpec, load_spec
 
 __all__ = ["RunResult", "TrainOptions", "train", "train_file"]
@@ -93,7 +93,15 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
             run.discard()  # a full disk at the start leaves no empty or manifest-less run folder
         raise
     t0 = time.perf_counter()
+    from kerun.run.tracking import start_tracking
+
+    tracker = start_tracking(loaded, run, options.runs_dir if fresh else run.path.parent.parent)  # None unless the spec asks
+    if tracker is not None:  # every epoch's metrics to MLflow (kerun.run.tracking)
+        from dataclasses import replace
+
+        options = replace(options, callbacks=[*options.callbacks, tracker.callback()])
     session = TrainingSession(loaded, run, options)
+    result: RunResult | None = None
     try:
         with _sigterm_as_interrupt():
             result = session.run()
@@ -116,7 +124,15 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
         raise
     finally:
         run.unlock()
+        if tracker is not None and result is None:  # failed or interrupted: MLflow is told so, with the manifest
+            tracker.close(run, None)
     result.seconds = time.perf_counter() - t0
+    if result.status == "completed":  # the report its task calls for (kerun.run.tasks), as kerun eval writes it
+        from kerun.run.evaluate import end_of_run_report
+
+        end_of_run_report(run, loaded, result, steps=options.steps)
+    if tracker is not None:  # the final metrics, the model, the run folder's files; the MLflow run ends
+        tracker.close(run, result)
     return result
 
 
@@ -137,7 +153,6 @@ def _data_record(run: Any, loaded: LoadedSpec) -> list[dict[str, Any]]:
     return current
 
 
-TRACEBACK_FILE = "traceback.txt"
 
 
 def _save_traceback(run: Any, exc: BaseException) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from kerun.spec.base import SpecModel
 from kerun.spec.data import DataSpec
@@ -33,3 +33,16 @@ class KerunSpec(SpecModel):
     train: TrainSpec = Field(default_factory=TrainSpec)
     distribute: DistributeSpec = Field(default_factory=DistributeSpec)
     sweep: SweepSpec | None = None
+    tracking: Literal["mlflow"] | None = Field(
+        None, description="send the run to an experiment tracker: 'mlflow' (pip install 'kerun[mlflow]'; MLFLOW_TRACKING_URI, "
+        "else runs/mlflow.db). Same as kerun train --track mlflow"
+    )
+
+    @field_validator("tracking")
+    @classmethod
+    def _tracker_installed(cls, value: str | None) -> str | None:
+        import importlib.util
+
+        if value == "mlflow" and importlib.util.find_spec("mlflow") is None:  # looked up, not imported
+            raise ValueError("mlflow tracking needs the mlflow package, which is not installed: pip install 'kerun[mlflow]'")
+        return value

@@ -6,11 +6,11 @@ import builtins
 import math
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
-from kerun.spec.base import KerasObject, PosInt, SpecModel
+from kerun.spec.base import KerasObject, NonNegInt, PosInt, SpecModel
 
-__all__ = ["CompileSpec", "DistributeSpec", "ObjectiveSpec", "SweepSpec", "TrainSpec"]
+__all__ = ["CompileSpec", "DistributeSpec", "ObjectiveSpec", "PrunerSpec", "SweepSpec", "TrainSpec"]
 
 
 class CompileSpec(SpecModel):
@@ -28,7 +28,8 @@ class TrainSpec(SpecModel):
     epochs: PosInt = 1
     batch_size: PosInt = 32
     callbacks: list[KerasObject] = Field(default_factory=list)
-    class_weight: dict[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0)]] | None = None
+    class_weight: dict[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0)]] | Literal["balanced"] | None = Field(
+        None, description="class id -> weight, or 'balanced': n_samples / (n_classes * count of the class) over the training split")
     sample_weight: str | None = Field(None, description="a data field holding one weight per example")
     steps_per_epoch: PosInt | None = None
     validation_steps: PosInt | None = None
@@ -83,8 +84,32 @@ class RangeSpec(SpecModel):
             raise ValueError("a search space is exactly one of uniform, log_uniform, int or choice, or a plain list of choices")
 
 
+class PrunerSpec(SpecModel):
+    """``sweep.pruner``: ``median``, ``hyperband`` or ``none``, or a mapping with ``type`` and its
+    settings (kerun.orchestrate.pruning turns it into an Optuna pruner)."""
+
+    type: Literal["median", "hyperband", "none"] = "median"
+    startup_trials: NonNegInt | None = Field(
+        None, description="median: trials that complete before any is pruned; by default a quarter of the trials, 2 to 5")
+    min_epochs: PosInt | None = Field(None, description="no trial is pruned before this many epochs (default: median 2, hyperband 1)")
+
+
+_PRUNERS = ["median", "hyperband", "none"]
+_PRUNER_SCHEMA = {"anyOf": [{"enum": _PRUNERS}, {"type": "object", "additionalProperties": False, "properties": {
+    "type": {"enum": _PRUNERS}, "startup_trials": {"type": ["integer", "null"], "minimum": 0},
+    "min_epochs": {"type": ["integer", "null"], "minimum": 1}}}]}  # the name alone, or the mapping
+
+
 class SweepSpec(SpecModel):
     method: Literal["grid", "random", "bayesian"] = "random"
     trials: PosInt | None = Field(None, description="number of trials; for grid, every combination by default")
     objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
     space: dict[str, Union[Annotated[list[Any], Field(min_length=1)], RangeSpec]] = Field(min_length=1)
+    pruner: Annotated[PrunerSpec, WithJsonSchema(_PRUNER_SCHEMA)] = Field(
+        default_factory=lambda: PrunerSpec(type="none"),
+        description="stop hopeless trials early from each epoch's objective: median | hyperband | none (default)")
+
+    @field_validator("pruner", mode="before")
+    @classmethod
+    def _pruner_name(cls, value: Any) -> Any:
+        return {"type": value} if isinstance(value, str) else value

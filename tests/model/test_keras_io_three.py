@@ -1,5 +1,5 @@
 """keras.io translations of issue 23 that need data kerun once left to Python (windows of a time
-series), each beside its hand-written twin: the same parameter count,
+series, class_weight: balanced), each beside its hand-written twin: the same parameter count,
 trained an epoch in-process on the small generated CSV files of specs/keras_io/data/, evaluated and
 predicted from its folder; the twin given the run's weights predicts what the run predicts."""
 
@@ -28,13 +28,32 @@ def _weather() -> Any:
     return keras.Model(inputs=inputs, outputs=outputs)
 
 
-TWINS: dict[str, Callable[[], Any]] = {"weather": _weather}
-HISTORY: dict[str, set[str]] = {"weather": {"loss", "val_loss"}}
+def _fraud() -> Any:
+    """keras.io "Imbalanced classification: credit card fraud detection", as written there (10 features)."""
+    return keras.Sequential([
+        keras.Input(shape=(10,)),
+        keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(256, activation="relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+TWINS: dict[str, Callable[[], Any]] = {"weather": _weather, "fraud": _fraud}
+HISTORY: dict[str, set[str]] = {"weather": {"loss", "val_loss"},
+                                "fraud": {"loss", "val_loss", "Precision", "Recall", "val_TruePositives", "FalseNegatives"}}
 
 WEATHER_MEAN = np.array([991.694, 6.758, 10.636, 2.992, 4.79, 1234.803, 2.049])
 WEATHER_SCALE = np.array([0.22994, 0.16139, 0.23159, 0.44504, 0.64226, 0.03961, 0.82305])
+FRAUD_OFFSET = np.array([0.056, -0.0067, 0.0358, -0.0682, 0.014, 0.0049, 0.0989, 0.0328, 0.0339, -66.3815])
+FRAUD_SCALE = np.array([0.94597, 0.9778, 0.96923, 0.94774, 1.00135, 1.00857, 0.97991, 0.96527, 0.98071, 0.00958])
+FRAUD_COLUMNS = ["V1", "V2", "V3", "V4", "V5", "V6", "V7", "V8", "V9", "Amount"]
+
 RAW: dict[str, Callable[[np.ndarray], dict[str, np.ndarray]]] = {
     "weather": lambda x: {"window": (x / WEATHER_SCALE + WEATHER_MEAN).astype(np.float32)},  # windows of readings
+    "fraud": lambda x: {c: v for c, v in zip(FRAUD_COLUMNS, (x / FRAUD_SCALE - FRAUD_OFFSET).astype(np.float32).T)},
 }
 """A prediction file with the raw values that became the model's (standardised) inputs ``x``."""
 
@@ -84,3 +103,13 @@ def test_weather_windows_are_the_examples_windows_of_the_standardised_table(runs
     want_order = np.lexsort(want_x.numpy()[:, 0, ::-1].T)
     np.testing.assert_allclose(got_x[order], want_x.numpy()[want_order], atol=1e-4)
     np.testing.assert_allclose(got_y.reshape(-1)[order], want_y.numpy()[want_order], atol=1e-4)
+
+
+def test_fraud_class_weights_are_scikit_learns_over_the_training_split_and_recorded(runs: Any) -> None:
+    compute = pytest.importorskip("sklearn.utils.class_weight").compute_class_weight
+    result = runs("fraud")
+    y = np.concatenate([b for _, b in result.datasets.train.as_numpy_iterator()]).reshape(-1).astype(int)
+    assert 0.01 <= y.mean() <= 0.02  # the rare class: about 1.5% of the rows
+    want = compute("balanced", classes=np.array([0, 1]), y=y)
+    recorded = json.loads((result.run_dir / "manifest.json").read_text())["class_weight"]
+    np.testing.assert_allclose([recorded["0"], recorded["1"]], want, rtol=1e-12)
