@@ -33,13 +33,14 @@ def golden_cases(folder: Path, pattern: str = "*.yaml") -> list[Path]:
     return sorted(folder.glob(pattern))
 
 
-def assert_golden(case: Path, actual: str) -> None:
-    """``actual`` is exactly the text of ``case``'s golden file (``case`` with the suffix
-    ``.expected``); with ``KERUN_UPDATE_GOLDENS=1`` it becomes that text instead."""
+def assert_golden(case: Path, actual: str, *, suffix: str = ".expected") -> None:
+    """``actual`` is exactly the text of ``case``'s golden file (``case`` with ``suffix``, by
+    default ``.expected``); with ``KERUN_UPDATE_GOLDENS=1`` it becomes that text instead."""
     import os
 
-    golden = case.with_suffix(".expected")
+    golden = case.with_suffix(suffix)
     if os.environ.get(UPDATE_GOLDENS_ENV) == "1":
+        golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(actual, encoding="utf-8")
         return
     assert golden.is_file(), f"{golden.name} is missing: run the test with {UPDATE_GOLDENS_ENV}=1 and review it"

@@ -13,7 +13,7 @@ from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="random_test")
-class Sampling(keras.layers.Layer):
+class NoisySample(keras.layers.Layer):  # not 'Sampling': the keras.io VAE's plugin registers that name in the same process
     """Draws z ~ N(mean, 1) at inference too, as the keras.io VAE's sampling layer does."""
 
     def __init__(self, **kwargs):
@@ -93,9 +93,9 @@ def _compared(tmp_path: Path, *layers: str) -> tuple[float, str | None]:
 def test_check_passes_a_sampling_layer_with_a_note(tmp_path: Path) -> None:
     from kerun.orchestrate.check_worker import check_one
 
-    report = check_one(_spec(tmp_path, "{type: Sampling, name: y}"), tmp_path / "runs", steps=2)
+    report = check_one(_spec(tmp_path, "{type: NoisySample, name: y}"), tmp_path / "runs", steps=2)
     assert report["result"] == "passed", report["message"]  # was: the saved model predicts differently
-    assert report["message"] == "compared with the random seeds fixed: Sampling (y) draws random numbers at inference"
+    assert report["message"] == "compared with the random seeds fixed: NoisySample (y) draws random numbers at inference"
 
 
 def test_a_model_without_randomness_gets_no_note(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_a_model_without_randomness_gets_no_note(tmp_path: Path) -> None:
 
 
 def test_weights_not_restored_still_fail_beside_a_random_layer(tmp_path: Path) -> None:
-    diff, note = _compared(tmp_path, "{type: Forgetful}", "{type: Sampling}")
+    diff, note = _compared(tmp_path, "{type: Forgetful}", "{type: NoisySample}")
     assert diff > 1e-3 and note is None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -307,7 +308,9 @@ def test_a_killed_namespace_worker_and_all_restarted_resume_from_the_backup(pair
           f"manifest {left['status']!r}: {left.get('error')!r}; backup: {sorted(p.name for p in (run / 'backup').iterdir())}")
     assert codes[1] == -signal.SIGKILL
     assert codes[0] not in (0, None), f"the chief neither failed nor stopped after its peer died:\n{workers[0].log}"
-    assert left["status"] == "failed" and "training failed: UnavailableError" in left["error"]
+    # TensorFlow names the op that met the dead peer (a collective, or the optimizer's step after it)
+    assert left["status"] == "failed" and "training failed" in left["error"]
+    assert re.search(r"Unavailable|connection reset|socket closed|heartbeat", left["error"], re.I), left["error"]
     # A clear error in its JSON, not kerun's traceback (the log may hold Python's "Exception ignored in:
     # <function Pool.__del__>" at exit, a multiprocessing pool's pipe broken by the dead peer's end).
     assert "internal error" not in workers[0].log and workers[0].result["error"] == "RunError"

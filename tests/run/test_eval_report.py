@@ -3,15 +3,14 @@ output and the target, the numbers checked against scikit-learn on fixed arrays,
 rendering readable at 80 columns (golden files in eval_report/), and one tiny trained run with a
 per-pixel output and a regression output, reported by train, eval and show.
 
-Rewrite the golden files after a deliberate change with ``python tests/run/test_eval_report.py
---update`` and review the diff.
+Rewrite the golden files after a deliberate change with ``KERUN_UPDATE_GOLDENS=1 python -m pytest
+tests/run/test_eval_report.py`` and review the diff.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from kerun.console import evaluation_report
 from kerun.run.eval_report import accumulator, report_lines, roc_auc
 from kerun.run.tasks import OutputFacts, choose_task
+from kerun_testing import assert_golden
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "eval_report"
@@ -257,8 +257,7 @@ CASES = _cases()
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_80_column_rendering_matches_its_golden_file(name: str) -> None:
-    text = render(evaluation_report(CASES[name]))
-    assert text == (GOLDEN / f"{name}.txt").read_text(encoding="utf-8")
+    assert_golden(GOLDEN / name, render(evaluation_report(CASES[name])), suffix=".txt")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -365,9 +364,3 @@ def test_eval_and_show_read_the_reports_back(two_heads: Path) -> None:
     shown = runner.invoke(app, ["show", str(two_heads)])
     assert shown.exit_code == 0 and lines[1] in shown.stdout
 
-
-if __name__ == "__main__" and "--update" in sys.argv:
-    GOLDEN.mkdir(exist_ok=True)
-    for case, report in CASES.items():
-        (GOLDEN / f"{case}.txt").write_text(render(evaluation_report(report)), encoding="utf-8")
-        print("wrote", f"eval_report/{case}.txt")
