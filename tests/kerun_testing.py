@@ -111,6 +111,19 @@ def small_spec_text(*, without: tuple[str, ...] = (), replace: dict[str, str] | 
     return text + append
 
 
+#: :data:`SMALL_SPEC` for two workers: no test split, dropout or checkpoint, ``multi_worker_mirrored``
+#: (the loopback tests in test_multiworker.py and the network-namespace ones in test_netns.py).
+MULTIWORKER_SPEC = small_spec_text(
+    without=("test", "dropout", "checkpoint"),
+    replace={"name: small\n": "name: mw\n", "seed: 3\n": "seed: 1\n", "batch_size: 16": "batch_size: 32"},
+    append="distribute:\n  strategy: multi_worker_mirrored\n")
+
+
+def multiworker_spec(folder: Path, *, size: int = 256, epochs: int = 2) -> Path:
+    """Write :data:`MULTIWORKER_SPEC` as ``folder/mw.yaml``."""
+    return small_spec(folder, size=size, epochs=epochs, text=MULTIWORKER_SPEC, name="mw.yaml")
+
+
 def small_spec(folder: Path, *, size: int = 96, epochs: int = 3, text: str = SMALL_SPEC, name: str = "small.yaml") -> Path:
     """Write :data:`SMALL_SPEC` (or a variation of it: ``%(size)d`` and ``%(epochs)d`` are filled) into ``folder``."""
     path = folder / name

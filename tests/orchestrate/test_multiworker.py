@@ -14,17 +14,7 @@ import numpy as np
 import pytest
 
 from kerun.orchestrate.launch import launch
-from kerun_testing import small_spec_text
-
-SPEC = small_spec_text(without=("test", "dropout", "checkpoint"),
-                       replace={"name: small\n": "name: mw\n", "seed: 3\n": "seed: 1\n", "batch_size: 16": "batch_size: 32"},
-                       append="distribute:\n  strategy: multi_worker_mirrored\n")
-
-
-def write(folder: Path, *, size: int = 256, epochs: int = 2) -> Path:
-    path = folder / "mw.yaml"
-    path.write_text(SPEC % {"size": size, "epochs": epochs})
-    return path
+from kerun_testing import multiworker_spec as write
 
 
 def test_two_workers_agree_and_write_one_run(tmp_path: Path) -> None:

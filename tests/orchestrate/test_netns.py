@@ -26,39 +26,10 @@ import pytest
 
 from kerun.orchestrate.child import child_environment, kill_group, parse_result, start, train_command
 from kerun.orchestrate.launch import launch, tf_config
+from kerun_testing import multiworker_spec as write  # the spec of the loopback tests, test_multiworker.py
 
 PREFIX = "kerun-nt"
 PORT = 2222
-
-
-SPEC = """\
-name: mw
-seed: 1
-data:
-  train: {type: synthetic, size: %(size)d, fields: {x: {shape: [8]}, label: {classes: 3}}}
-  validation: {split: 0.25}
-model:
-  inputs: {x: [8]}
-  layers:
-    - {type: Dense, units: 16, activation: relu}
-    - {type: Dense, units: 3, activation: softmax}
-compile:
-  optimizer: {type: Adam, learning_rate: 0.01}
-  loss: sparse_categorical_crossentropy
-  metrics: [accuracy]
-train:
-  epochs: %(epochs)d
-  batch_size: 32
-distribute:
-  strategy: multi_worker_mirrored
-"""
-
-
-def write(folder: Path, *, size: int = 256, epochs: int = 2) -> Path:
-    """The spec of tests/orchestrate/test_multiworker.py (the loopback tests)."""
-    path = folder / "mw.yaml"
-    path.write_text(SPEC % {"size": size, "epochs": epochs})
-    return path
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
