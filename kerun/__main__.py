@@ -1,3 +1,3 @@
-from kerun.cli import main
+from kerun.entry import main
 
 main()

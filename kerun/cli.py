@@ -17,10 +17,10 @@ from typing import Any, Optional
 
 import typer
 
-from kerun.cli_app import TENSORFLOW_COMMANDS, JsonOption, KerunGroup, app, command
+from kerun.cli_app import TENSORFLOW_COMMANDS, JsonOption, KerunGroup, app, app_for, command
 from kerun.cli_app import err as _err
 from kerun.cli_app import json_wanted as _json_wanted
-from kerun.errors import Problem, SpecError
+from kerun.cli_plain import expand_specs
 
 __all__ = ["KerunGroup", "TENSORFLOW_COMMANDS", "app", "main"]
 
@@ -29,17 +29,6 @@ class Format(str, Enum):
     text = "text"
     json = "json"
     github = "github"
-
-
-def expand_specs(paths: list[Path]) -> list[Path]:
-    """Files as given; folders become the spec files below them, sorted (kerun.spec.discover);
-    the other YAML files there are named on stderr as skipped."""
-    from kerun.spec.discover import find_specs
-
-    found = find_specs(paths)
-    for file, why in found.skipped:
-        _err(f"skipped {file}: {why}")
-    return found.specs
 
 
 SetOption = typer.Option(None, "--set", metavar="PATH=VALUE", help="Change one value before checking, e.g. --set train.epochs=3 (repeatable).")
@@ -53,36 +42,9 @@ def validate(
     fmt: Format = typer.Option(Format.text, "--format", help="text, json (for tools) or github (CI annotations).", callback=_json_wanted),
 ) -> None:
     """Check specs completely, without TensorFlow: every problem, by file and line."""
-    from kerun.console import problems_text
-    from kerun.spec import load_spec
+    from kerun.cli_plain import validate_specs
 
-    files = expand_specs(specs)
-    results: list[dict[str, Any]] = []
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    for file in files:
-        try:
-            from kerun.spec.plugin_warnings import plugin_warnings
-
-            found = plugin_warnings(load_spec(file, overrides or []))
-            warnings.extend(found)
-            results.append({"file": str(file), "valid": True, "problems": [], "warnings": [p.to_dict() for p in found]})
-        except SpecError as exc:
-            problems.extend(exc.problems)
-            results.append({"file": str(file), "valid": False, "problems": [p.to_dict() for p in exc.problems]})
-    invalid = sum(1 for r in results if not r["valid"])
-    if fmt is Format.json:
-        print(json.dumps({"valid": invalid == 0, "specs": results}, indent=2))
-    else:
-        if problems:
-            print(problems_text(problems, fmt.value))
-        if warnings:  # GitHub annotates them as warnings, not errors
-            text = problems_text(warnings, fmt.value)
-            print(text.replace("::error ", "::warning ") if fmt is Format.github else text)
-        if fmt is Format.text:
-            summary = f"{len(files) - invalid} of {len(files)} spec{'s' if len(files) != 1 else ''} valid"
-            (_err if invalid else print)(summary if invalid else f"ok: {summary}")
-    raise typer.Exit(2 if invalid else 0)
+    raise typer.Exit(validate_specs(specs, overrides or [], fmt.value))
 
 
 @command()
@@ -113,15 +75,31 @@ def explain(
     print(origins_text(loaded) if origins else dump_yaml(explained(loaded)), end="")
 
 
+PRINT_ONLY_COMMANDS = frozenset({"validate", "schema", "explain"})
+"""Commands that read specs and print, and leave nothing running or half-written when they return:
+:func:`main` ends their process at once (:func:`kerun.cli_plain.exit_now`)."""
+
+
 def main() -> None:
     from kerun.orchestrate.lifeline import hold
 
     hold()  # a sweep trial or launched worker ends with the kerun that started it
-    if len(sys.argv) > 1 and sys.argv[1] in TENSORFLOW_COMMANDS:
+    name = sys.argv[1] if len(sys.argv) > 1 else None
+    if name in TENSORFLOW_COMMANDS:
         from kerun.tfenv import filter_native_stderr
 
         filter_native_stderr()
-    app()
+    completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
+    target = app if completing else app_for(name)
+    if name not in PRINT_ONLY_COMMANDS:
+        target()
+        return
+    from kerun.cli_plain import exit_now
+
+    try:
+        target()
+    except SystemExit as exc:
+        exit_now(exc.code)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ ALLOWED_PACKAGES = {
     "yaml", "_cython_3_3_1", "cython_runtime",  # PyYAML's C loader
 }
 # the kerun modules the TensorFlow-free path may load: the ground floor, the spec layer, the CLI
-ALLOWED_KERUN = ("kerun", "kerun.errors", "kerun.safeio", "kerun.spec", "kerun.cli", "kerun.cli_app", "kerun.cli_interop", "kerun.console")
+ALLOWED_KERUN = ("kerun", "kerun.errors", "kerun.safeio", "kerun.spec", "kerun.cli", "kerun.cli_app", "kerun.cli_interop",
+                 "kerun.cli_plain", "kerun.entry", "kerun.console")
 
 
 def _loaded_after(code: str) -> tuple[list[str], list[str]]:

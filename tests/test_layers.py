@@ -28,10 +28,12 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "kerun.orchestrate": ("kerun.spec", "kerun.run.rundir", "kerun.run.plots", "kerun.run.tracking", *GROUND),  # tracking: TF-free
     "kerun.interop": ("kerun.spec", "kerun.model", "kerun.run.rundir", "kerun.run.evaluate", *GROUND),
     "kerun.console": ("kerun.errors", "kerun.run.compare"),  # rich renderers of result types (compare's NOT_SET)
-    "kerun.cli_app": ("kerun.errors", "kerun.console"),  # the app and its one error handler
+    "kerun.cli_app": ("kerun.errors", "kerun.console", "kerun.cli_plain"),  # the app and its one error handler
+    "kerun.cli_plain": ("kerun.errors", "kerun.console", "kerun.spec"),  # the Typer-free part: validate's work
+    "kerun.entry": ("kerun",),  # the console script: validate's fast path, else kerun.cli
     "kerun.cli": ("kerun",),
     "kerun.cli_interop": ("kerun",),  # kerun import and kerun export, registered on the same app
-    "kerun.__main__": ("kerun.cli",),
+    "kerun.__main__": ("kerun.entry",),
     "kerun": ("kerun.errors",),  # kerun/__init__.py; the rest of the API is imported on first use (_LAZY)
 }
 
