@@ -98,3 +98,21 @@ def test_validate_checks_names_against_the_installed_keras(tmp_path: Path, versi
         assert done.returncode == 0, done.stdout + done.stderr
         warnings = [line for line in done.stderr.splitlines() if "warning" in line]
         assert len(warnings) == 1 and "Keras 3.99.0 has no catalogue of its own" in warnings[0], done.stderr
+
+
+def test_the_installed_version_is_the_one_importlib_metadata_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    assert catalogs.installed_keras() == importlib.metadata.version("keras")
+    site = tmp_path / "site"
+    for decoy in ("keras_hub-0.20.0.dist-info", "keras-tuner-1.4.7.dist-info", "keras-9.9.9.dist-info.bak"):
+        (site / decoy).mkdir(parents=True)
+        (site / decoy / "METADATA").write_text("Metadata-Version: 2.1\nName: x\nVersion: 0.0.1\n")
+    monkeypatch.setattr(sys, "path", [str(site)])
+    assert catalogs._dist_info_version("keras") is None  # other distributions are not Keras
+    _fake_keras(site, "3.11.2")
+    (site / "keras-3.11.2.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: keras\nVersion: 3.11.2\n\nVersion: 1.0 (the description, not a header)\n")
+    assert catalogs._dist_info_version("keras") == "3.11.2" == catalogs.installed_keras()
+    (site / "keras-3.11.2.dist-info" / "METADATA").unlink()  # unreadable: the standard library's search decides
+    assert catalogs._dist_info_version("keras") is None
