@@ -60,10 +60,11 @@ def _missing_arguments(cls: type, config: dict[str, Any]) -> list[str]:
             and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in config]
 
 
-def check_reloads(model: Any, file: Path) -> None:
-    """Load ``file`` (what ``model`` was saved to) as ``kerun eval`` does; a RunError if it cannot be."""
+def check_reloads(model: Any, file: Path) -> Any:
+    """Load ``file`` (what ``model`` was saved to) as ``kerun eval`` does, and return what was
+    loaded (``kerun check`` compares it with ``model``); a RunError if it cannot be."""
     try:
-        keras.models.load_model(file, safe_mode=True, compile=True)
+        return keras.models.load_model(file, safe_mode=True, compile=True)
     except Exception as exc:  # noqa: BLE001 - whatever stops the load stops eval and predict too
         found = incomplete_config(model)
         first = origin_text(exc) + (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

@@ -9,7 +9,7 @@ saved model that carries Python code (a ``Lambda``) is refused. :func:`load_run`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -160,17 +160,32 @@ def output_facts(model: Any, loaded: LoadedSpec, names: list[str], x: Any, y: An
     return facts
 
 
+EAGER_STEPS = 5
+"""A smoke run's report (``kerun check``: 2-5 steps) calls the model eagerly on its few batches:
+tracing a predict function took longer than the batches (the model's training and test steps are
+traced already, so nothing goes unchecked)."""
+
+
+def _eager_predict(model: Any) -> Callable[[Any], Any]:
+    """``model.predict_on_batch`` without tracing: the model called with ``training=False``, its
+    outputs as NumPy arrays in the same structure."""
+    import keras
+
+    return lambda x: keras.tree.map_structure(keras.ops.convert_to_numpy, model(x, training=False))
+
+
 def task_reports(model: Any, ds: Any, loaded: LoadedSpec, names: list[str], class_names: list[str] | None = None,
                  *, steps: int | None = None) -> list[dict[str, Any]]:
     """One report per output (:mod:`kerun.run.tasks` chooses which, :mod:`kerun.run.eval_report`
     counts), over the batches of ``ds`` (at most ``steps``)."""
     accumulators: list[Any] = []
     tasks: list[Task] = []
+    predict = _eager_predict(model) if steps is not None and steps <= EAGER_STEPS else model.predict_on_batch
     for n, batch in enumerate(ds):
         if steps is not None and n >= steps:
             break
         x, y = batch[0], batch[1]
-        predicted = _parts(model.predict_on_batch(x), names, _model_order(model))
+        predicted = _parts(predict(x), names, _model_order(model))
         truth = _parts(y, names)
         if not tasks:
             tasks = [choose_task(f) for f in output_facts(model, loaded, names, x, y)]

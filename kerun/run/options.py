@@ -37,6 +37,7 @@ class RunResult:
     seconds: float = 0.0
     built: Any = field(default=None, repr=False)  # the trained BuiltModel, for callers in this process
     datasets: Any = field(default=None, repr=False)
+    reloaded: Any = field(default=None, repr=False)  # model.keras as loaded back before the run was completed
 
     def to_dict(self) -> dict[str, Any]:
         return {

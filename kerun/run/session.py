@@ -313,10 +313,11 @@ class TrainingSession:
                            + kept_after_nan(run, callbacks))
         self.stage("save")
         run.save_model(built.model, MODEL_FILE)
+        reloaded = None
         if run.writer:  # what eval and predict will load, loaded once before the run is called completed
             from kerun.model.saving import check_reloads
 
-            check_reloads(built.model, run.file(MODEL_FILE))
+            reloaded = check_reloads(built.model, run.file(MODEL_FILE))
         self.stage("evaluate")
         metrics: dict[str, dict[str, float]] = {}
         for split in ("train", "validation", "test"):
@@ -338,4 +339,4 @@ class TrainingSession:
         status, extra = outcome(options.callbacks)  # "pruned" by a sweep's pruner (kerun.run.pruning), whole all the same
         run.finish(status, epochs_completed=len(self.history.rows), metrics=metrics, **extra)
         return RunResult(run_dir=run.path, status=status, metrics=metrics, epochs=len(self.history.rows),
-                         built=built, datasets=data)
+                         built=built, datasets=data, reloaded=reloaded)
