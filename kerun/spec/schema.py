@@ -240,8 +240,11 @@ def json_schema() -> dict[str, Any]:
         for pattern, ref in model_inputs.get("patternProperties", {}).items():
             model_inputs["patternProperties"][pattern] = {"anyOf": [ref, shape]}
     layer = defs.get("LayerSpec")
-    copies = {name for name in _TOP_DEFS if name in defs}
-    open_defs = {f"open.{name}": _retarget(defs[name], copies) for name in copies}
+    # in _TOP_DEFS's order: a set's order changes with every process's string hashes, and so did
+    # the order of the open copies in the printed schema
+    order = [name for name in _TOP_DEFS if name in defs]
+    copies = set(order)
+    open_defs = {f"open.{name}": _retarget(defs[name], copies) for name in order}
     if layer is not None:
         open_defs["open.LayerSpec"] = _layer_entry(open_defs["open.LayerSpec"], True)
         defs["LayerSpec"] = _layer_entry(layer, False)

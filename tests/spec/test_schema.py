@@ -194,3 +194,14 @@ def test_schema_command_writes_json(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema", "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["$id"].startswith("https://kerun.dev/schema/")
+
+
+def test_the_printed_schema_is_the_same_in_every_process() -> None:
+    # editors cache it and CI diffs it: string hashing, which differs between processes, must not order it
+    import os
+    import subprocess
+    import sys
+
+    printed = {subprocess.run([sys.executable, "-m", "kerun", "schema"], capture_output=True, check=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(printed) == 1 and len(next(iter(printed))) > 100_000
