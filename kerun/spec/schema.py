@@ -239,6 +239,7 @@ def json_schema() -> dict[str, Any]:
         shape = {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]}}
         for pattern, ref in model_inputs.get("patternProperties", {}).items():
             model_inputs["patternProperties"][pattern] = {"anyOf": [ref, shape]}
+    _data_shorthands(defs)
     layer = defs.get("LayerSpec")
     # in _TOP_DEFS's order: a set's order changes with every process's string hashes, and so did
     # the order of the open copies in the printed schema
@@ -256,6 +257,28 @@ def json_schema() -> dict[str, Any]:
     _open_when_needed(schema, copies)
     _composition(schema)
     return schema
+
+
+def _data_shorthands(defs: dict[str, Any]) -> None:
+    """What validate reads before its models do (kerun.spec.data), written into the schema so that
+    editors accept it too: ``targets: {offset: 1, scale: 0.5}``, the single output's field itself;
+    and in a CSV without a header (and without ``names``), columns named by number: ``label: 0``,
+    ``columns: [1, 2]``."""
+    data = defs.get("DataSpec", {}).get("properties", {})
+    if "targets" in data and "FieldSpec" in defs:
+        targets = data["targets"]
+        kept = {k: targets[k] for k in ("description", "title") if k in targets}
+        mapping = {k: v for k, v in targets.items() if k not in ("description", "title", "default")}
+        data["targets"] = {**kept, "anyOf": [mapping, {"$ref": "#/$defs/FieldSpec"}]}
+    csv = defs.get("CsvSourceSpec")
+    props = csv.get("properties", {}) if csv else {}
+    if "label" in props and "columns" in props:
+        number = {"type": "integer", "minimum": 0}
+        props["label"]["anyOf"] = [{"type": "string"}, number, {"type": "null"}]
+        props["columns"]["anyOf"] = [{"type": "array", "items": {"anyOf": [{"type": "string"}, number]}}, {"type": "null"}]
+        csv["if"] = {"properties": {"header": {"const": False}}, "required": ["header"], "not": {"required": ["names"]}}
+        csv["else"] = {"properties": {"label": {"not": {"type": "integer"}},
+                                      "columns": {"anyOf": [{"type": "null"}, {"type": "array", "items": {"not": {"type": "integer"}}}]}}}
 
 
 def _composition(schema: dict[str, Any]) -> None:
