@@ -63,17 +63,27 @@ def train(loaded: LoadedSpec, options: TrainOptions | None = None) -> RunResult:
     if options.resume is not None:
         run = RunDir.open(options.resume)
         run.lock()  # before anything is touched: a second --resume of a run in training stops here
-        run.remove_stale_temporaries()
-        if run.manifest.get("status") == "completed":
-            raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
-        from kerun.spec.loader import load_document
+        try:
+            run.remove_stale_temporaries()
+            if run.manifest.get("status") == "completed":
+                raise RunError(f"the run {options.resume} is complete; there is nothing to resume")
+            if run.manifest.get("status") == "pruned":  # whole, its backup removed: a resume would start over
+                raise RunError(
+                    f"the run {options.resume} was stopped by its sweep's pruner after epoch "
+                    f"{run.manifest.get('pruned_at_epoch', '?')} and is whole (model saved, splits evaluated); there is nothing to resume",
+                    hint=f"to train those values longer, train a new run: kerun train {run.file(SPEC_FILE)}",
+                )
+            from kerun.spec.loader import load_document
 
-        previous = load_document(run.file(SPEC_FILE)).data
-        if not _same_model(previous, loaded.self_contained()):
-            raise RunError(
-                "the spec's model differs from the run's; a resumed run must train the same model",
-                hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
-            )
+            previous = load_document(run.file(SPEC_FILE)).data
+            if not _same_model(previous, loaded.self_contained()):
+                raise RunError(
+                    "the spec's model differs from the run's; a resumed run must train the same model",
+                    hint=f"train it as a new run, or resume with the run's own spec: kerun train --resume {options.resume}",
+                )
+        except BaseException:
+            run.unlock()  # refused: the folder is not held on (a warm worker's next job may resume it)
+            raise
     elif options.run_dir is not None:
         run = _agreed_run_dir(loaded, Path(options.run_dir))
     else:

@@ -162,6 +162,26 @@ def test_resume_refuses_a_changed_model(finished: Path, tmp_path: Path) -> None:
         (finished / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.parametrize("status", ["completed", "pruned"])
+def test_resume_refuses_a_whole_run(finished: Path, tmp_path: Path, status: str) -> None:
+    # a sweep's pruned trial is whole and its backup is gone: resuming it would start over unseen
+    manifest = json.loads((finished / "manifest.json").read_text())
+    (finished / "manifest.json").write_text(json.dumps({**manifest, "status": status, "pruned_at_epoch": 2}))
+    try:
+        with pytest.raises(RunError) as err:
+            train_file(write_spec(tmp_path), [], TrainOptions(resume=finished, progress="quiet"))
+        assert "there is nothing to resume" in err.value.message
+        assert ("pruner after epoch 2" in err.value.message) == (status == "pruned")
+        assert json.loads((finished / "manifest.json").read_text())["status"] == status  # left as it was
+        from kerun.run.rundir import RunDir
+
+        held = RunDir.open(finished)
+        held.lock()  # the refusal let go of the folder: this process (a warm worker) can take it again
+        held.unlock()
+    finally:
+        (finished / "manifest.json").write_text(json.dumps(manifest))
+
+
 def _start(spec: Path, runs: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen([sys.executable, "-m", "kerun", "train", str(spec), "--runs-dir", str(runs), "--quiet", *extra],
