@@ -112,3 +112,15 @@ def test_one_commands_app_parses_and_helps_as_the_whole_app() -> None:
         assert runner.invoke(one, [name, "--help"]).stdout == runner.invoke(app, [name, "--help"]).stdout
     assert runner.invoke(app_for("validate"), ["validate", EX, "--bogus"]).stderr == runner.invoke(app, ["validate", EX, "--bogus"]).stderr
     assert app_for("valdate") is app and app_for("--help") is app and app_for(None) is app
+
+
+def test_the_fast_path_knows_every_option_of_the_validate_command() -> None:
+    # an option added to `kerun validate` and not to plain_validate_args would still work (Typer
+    # takes it), only slower: this names it instead
+    import typer.main
+
+    command = typer.main.get_command(app).commands["validate"]  # type: ignore[attr-defined]
+    options = {o for p in command.params if not p.hidden for o in p.opts if o.startswith("-")}
+    assert options - {"-h", "--help"} == {"--set", "--format"}
+    for option in ("--set", "--format"):
+        assert plain_validate_args([EX, option, "json"]) is not None
