@@ -56,6 +56,11 @@ def validate_specs(specs: Sequence[Path], overrides: Sequence[str], fmt: str) ->
     from kerun.spec.plugin_warnings import plugin_warnings
 
     files = expand_specs(specs)
+    if not files:  # a CI job pointed at the wrong folder fails rather than passing on nothing (as kerun check)
+        if fmt == "json":
+            print(json.dumps({"valid": False, "specs": []}, indent=2))
+        err("kerun validate: no spec files found in " + ", ".join(map(str, specs)))
+        return 2
     results: list[dict[str, Any]] = []
     problems: list[Problem] = []
     warnings: list[Problem] = []

@@ -69,6 +69,15 @@ def test_validate_missing_file() -> None:
     assert "no/such/spec.yaml: no such file" in result.stdout
 
 
+def test_validate_of_a_folder_without_specs_fails(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no spec here")
+    result = runner.invoke(app, ["validate", str(tmp_path)])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == f"kerun validate: no spec files found in {tmp_path}\n"
+    as_json = runner.invoke(app, ["validate", str(tmp_path), "--format", "json"])
+    assert as_json.exit_code == 2 and json.loads(as_json.stdout) == {"valid": False, "specs": []}
+
+
 def test_explain_fills_defaults() -> None:
     result = runner.invoke(app, ["explain", str(SPECS / "iris_mlp.yaml")])
     assert result.exit_code == 0, result.stderr

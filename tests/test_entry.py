@@ -58,6 +58,15 @@ def test_anything_else_is_left_to_typer(args: list[str], capsys: Any) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_folder_without_specs_fails_on_both_paths(fmt: str, tmp_path: Path, capsys: Any) -> None:
+    code = fast_validate([str(tmp_path), "--format", fmt])
+    fast = capsys.readouterr()
+    typer_run = runner.invoke(app, ["validate", str(tmp_path), "--format", fmt])
+    assert code == typer_run.exit_code == 2
+    assert (fast.out, fast.err) == (typer_run.stdout, typer_run.stderr)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
 def test_an_error_outside_a_spec_is_reported_as_the_app_reports_it(fmt: str, monkeypatch: Any, capsys: Any) -> None:
     def refuse(paths: Any) -> Any:
         raise SpecError("the folder cannot be listed", hint="check its permissions")
