@@ -152,3 +152,13 @@ def trained_on_demand(folder: Path, runs_dir: Path) -> Any:
         yield get
     finally:
         sys.path.remove(str(folder))
+
+
+def ctrl_c_as_in_a_terminal() -> None:
+    """A ``preexec_fn``: the child starts with SIGINT's default action, as a command started from a
+    terminal does, even when this suite runs in the background (a shell's ``&`` without job control
+    starts it with SIGINT ignored, every child inherits that, and Python then leaves Ctrl-C
+    ignored)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

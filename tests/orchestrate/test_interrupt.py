@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from kerun_testing import ctrl_c_as_in_a_terminal
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 # A plugin that takes two minutes to import: the child is busy (stage build) when Ctrl-C comes.
@@ -61,7 +63,7 @@ def _interrupt_when_busy(args: list[str], mark: Path) -> tuple[subprocess.Popen[
     seconds until kerun exited)."""
     env = {**os.environ, "KERUN_TEST_MARK": str(mark)}
     proc = subprocess.Popen([sys.executable, "-m", "kerun", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, start_new_session=True)
+                            text=True, env=env, start_new_session=True, preexec_fn=ctrl_c_as_in_a_terminal)
     try:
         end = time.monotonic() + 120
         while not mark.exists() or not mark.read_text():

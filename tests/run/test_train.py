@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kerun_testing import ROOT, SMALL_SPEC, SPECS, small_spec
+from kerun_testing import ROOT, SMALL_SPEC, SPECS, ctrl_c_as_in_a_terminal, small_spec
 from kerun.cli import app
 from kerun.errors import RunError, SpecError
 from kerun.run.train import TrainOptions, train_file
@@ -185,7 +185,8 @@ def test_resume_refuses_a_whole_run(finished: Path, tmp_path: Path, status: str)
 def _start(spec: Path, runs: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.Popen([sys.executable, "-m", "kerun", "train", str(spec), "--runs-dir", str(runs), "--quiet", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
+                            preexec_fn=ctrl_c_as_in_a_terminal)
 
 
 def _wait_for_epochs(runs: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120) -> Path:
