@@ -89,12 +89,12 @@ def main() -> None:
         from kerun.tfenv import filter_native_stderr
 
         filter_native_stderr()
-    completing = any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
-    target = app if completing else app_for(name)
+    from kerun.cli_plain import completing, exit_now
+
+    target = app if completing() else app_for(name)
     if name not in PRINT_ONLY_COMMANDS:
         target()
         return
-    from kerun.cli_plain import exit_now
 
     try:
         target()

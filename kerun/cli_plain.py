@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from kerun.errors import KerunError, Problem, SpecError
 
-__all__ = ["FORMATS", "err", "exit_now", "expand_specs", "report_error", "validate_specs"]
+__all__ = ["FORMATS", "completing", "err", "exit_now", "expand_specs", "report_error", "validate_specs"]
 
 FORMATS = ("text", "json", "github")
 
@@ -105,3 +105,8 @@ def exit_now(code: Any) -> None:
     except (OSError, ValueError):
         raise SystemExit(code) from None
     os._exit(status)
+
+
+def completing() -> bool:
+    """The shell is asking for completions (Typer's ``_KERUN_COMPLETE``): the whole app answers."""
+    return any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)

@@ -11,7 +11,6 @@ the same output and exit code.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -31,7 +30,7 @@ def plain_validate_args(args: Sequence[str]) -> tuple[list[Path], list[str], str
     while rest:
         arg = rest.pop(0)
         name, eq, value = arg.partition("=")
-        if name in ("--set", "--format") and arg.startswith("--"):
+        if name in ("--set", "--format"):
             if not eq:
                 if not rest or rest[0].startswith("-"):
                     return None
@@ -65,12 +64,10 @@ def fast_validate(args: Sequence[str]) -> int | None:
         return report_error(exc, as_json=fmt == "json")
 
 
-def _completing() -> bool:
-    return any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ)
-
-
 def main() -> None:
-    if sys.argv[1:2] == ["validate"] and not _completing():
+    from kerun.cli_plain import completing
+
+    if sys.argv[1:2] == ["validate"] and not completing():
         from kerun.orchestrate.lifeline import hold
 
         hold()  # as kerun.cli.main does: a launched process ends with the kerun that started it
