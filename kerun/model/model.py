@@ -364,14 +364,15 @@ def build_model(loaded: LoadedSpec, adapt_data: Callable[[], Any] | None = None)
 TRAINING_METHODS = ("train_step", "compute_loss")
 
 
-def trains_itself(obj: Any) -> bool:
-    """A ``keras.Model`` whose class (not Keras's own) overrides ``train_step`` or ``compute_loss``."""
+def trains_itself(obj: Any, methods: tuple[str, ...] = TRAINING_METHODS) -> bool:
+    """A ``keras.Model`` whose class (not Keras's own) overrides one of ``methods`` (by default
+    ``train_step`` or ``compute_loss``)."""
     if not isinstance(obj, keras.Model):
         return False
     cls = type(obj)
     return any(getattr(cls, m, None) is not getattr(keras.Model, m, None)
                and not getattr(getattr(cls, m, None), "__module__", "keras").startswith("keras")
-               for m in TRAINING_METHODS)
+               for m in methods)
 
 
 def _own_trainer(loaded: LoadedSpec, builder: _Builder) -> keras.Model | None:

@@ -16,6 +16,7 @@ import numpy as np
 from kerun.errors import DataError, RunError
 from kerun.run.eval_report import accumulator
 from kerun.run.rundir import MODEL_FILE, RunDir
+from kerun.run.tracing import build_ahead
 from kerun.run.tasks import OutputFacts, Task, choose_task, loss_name, whole_numbers
 from kerun.spec import LoadedSpec
 
@@ -272,6 +273,7 @@ def evaluate_run(run_dir: Path, *, split: str = "test", data_file: Path | None =
     if ds is None:  # pragma: no cover - _choose_split saw the spec's splits
         raise DataError(f"the run's spec has no {split} split")
     with data.errors.mapped():  # a ragged row deep in a streamed file is a DataError, as in training
+        build_ahead(built.model, ds)  # the test step traced once, not twice
         metrics = built.model.evaluate(ds, return_dict=True, verbose=0)
         reports = task_reports(built.model, ds, loaded, built.output_names, data.class_names) if built.output_names else []
     result = _result(label, data.sizes.get(split), metrics, reports, built, loaded, note=note)

@@ -18,6 +18,7 @@ from kerun.errors import RunError
 from kerun.run.callbacks import AtomicModelCheckpoint, HistoryWriter, NanGuard, Progress, kept_after_nan, weights_finite
 from kerun.run.multiworker import ReadOnlyBackupAndRestore
 from kerun.run.rundir import BACKUP, CURVES, METRICS, MODEL_FILE, SUMMARY, RunDir
+from kerun.run.tracing import build_ahead
 from kerun.spec import LoadedSpec
 from kerun.spec.callback_paths import CALLBACK_PATHS, HINT as PATH_HINT, confine, path_problem
 
@@ -292,6 +293,7 @@ class TrainingSession:
             # (benchmarks/README.md, digits_mlp).
             train_data, fit_steps = data.train.repeat(), steps_per_epoch
         self.stage("train")
+        build_ahead(built.model, train_data)  # the first step traced once, not twice (kerun.run.tracing)
         # Only TensorFlow's and Keras's errors become a RunError here (at the entry whose op failed,
         # the cause kept); a bug in kerun's own code (a callback) keeps its traceback.
         with runtime_errors(loaded.doc, built.entries, ("train",), "training"), _data_errors(data):
