@@ -285,7 +285,12 @@ def test_a_killed_namespace_worker_and_all_restarted_resume_from_the_backup(pair
     # A clear error in its JSON, not kerun's traceback (the log may hold Python's "Exception ignored in:
     # <function Pool.__del__>" at exit, a multiprocessing pool's pipe broken by the dead peer's end).
     assert "internal error" not in workers[0].log and workers[0].result["error"] == "RunError"
-    assert sorted(p.name for p in (run / "backup").iterdir()) == ["latest.weights.h5", "training_metadata.json"]
+    # One whole backup; or, when the pacing let a second one be written before the kill (a slow
+    # epoch on a loaded machine), that one and the one before it (Keras's double_checkpoint).
+    # Nothing half-written either way.
+    assert sorted(p.name for p in (run / "backup").iterdir()) in (
+        ["latest.weights.h5", "training_metadata.json"],
+        ["latest.weights.h5", "latest.weights.h5.bkp", "training_metadata.json", "training_metadata.json.bkp"])
     assert list(workers[0].tmp.iterdir()) == []  # the chief failed cleanly; the killed worker left TensorFlow's
     assert all(p.name.startswith("__autograph_generated_file") for p in workers[1].tmp.iterdir())  # autograph files
 
