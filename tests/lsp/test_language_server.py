@@ -19,13 +19,13 @@ import pytest
 from kerun.errors import SpecError
 from kerun.spec import load_spec
 from kerun.spec.schema import json_schema
+from kerun_testing import ALL_SPECS
 
 from lsp_client import HERE, LspClient, server_command
 
 ROOT = HERE.parents[1]
 # every spec below specs/ (the keras.io translations too), and the valid ones here
-EXAMPLES = sorted(p for p in (ROOT / "specs").rglob("*.yaml") if "data" not in p.relative_to(ROOT / "specs").parts) \
-    + sorted((HERE / "valid").glob("*.yaml"))
+EXAMPLES = ALL_SPECS + sorted((HERE / "valid").glob("*.yaml"))
 MISTAKES = sorted((HERE / "mistakes").glob("*.yaml"))
 
 

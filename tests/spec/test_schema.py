@@ -16,12 +16,12 @@ import yaml
 from kerun.errors import SpecError
 from kerun.spec import catalog, load_spec
 from kerun.spec.schema import json_schema
+from kerun_testing import ALL_SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 LSP = ROOT / "tests" / "lsp"
 # every spec below specs/ (the keras.io translations too), and the language server's valid ones
-EXAMPLES = sorted(p for p in (ROOT / "specs").rglob("*.yaml") if "data" not in p.relative_to(ROOT / "specs").parts) \
-    + sorted((LSP / "valid").glob("*.yaml"))
+EXAMPLES = ALL_SPECS + sorted((LSP / "valid").glob("*.yaml"))
 MISTAKES = sorted((LSP / "mistakes").glob("*.yaml"))
 
 
