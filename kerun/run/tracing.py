@@ -5,7 +5,8 @@ metrics' variables to the first call of the train (or test) function. TensorFlow
 call twice: once creating the variables, and again without creating them. On the examples that
 second trace was a quarter of ``kerun check``'s time (the 14 specs one after the other in a warm
 process: 32.9 s, 24.0 s without it; xception_blocks 5.3 s, 3.0 s), it lengthens every run's and
-sweep trial's first epoch by as much, and ``kerun eval`` traced its test step twice. :func:`build_ahead` builds that state first, as Keras itself does under a strategy
+sweep trial's first epoch by as much, and ``kerun eval`` traced its test step twice.
+:func:`build_ahead` builds that state first, as Keras itself does under a strategy
 (``TensorFlowTrainer._maybe_symbolic_build``): the same variables, created in the same order
 with the same zero values, from the dataset's element spec instead of its first batch.
 """
@@ -15,9 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["build_ahead"]
-
-# Methods that, overridden, make the traced step the model's own: what it creates is its own business.
-_OWN_STEP = ("train_step", "test_step", "compute_loss", "compute_metrics")
 
 
 def build_ahead(model: Any, dataset: Any) -> bool:
@@ -30,9 +28,10 @@ def build_ahead(model: Any, dataset: Any) -> bool:
     step, traced, then builds it, and reports whatever is wrong there)."""
     import tensorflow as tf
 
-    from kerun.model.model import trains_itself
+    from kerun.model.model import TRAINING_METHODS, trains_itself
 
-    if getattr(model, "_distribute_strategy", None) is not None or trains_itself(model, _OWN_STEP):
+    own_step = (*TRAINING_METHODS, "test_step", "compute_metrics")  # overridden: the traced step is the model's own
+    if getattr(model, "_distribute_strategy", None) is not None or trains_itself(model, own_step):
         return False
     build = getattr(model, "_symbolic_build", None)
     if build is None or not isinstance(dataset, tf.data.Dataset):
